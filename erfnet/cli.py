@@ -1,0 +1,53 @@
+"""The `erfnet` command: one subcommand per job, each implemented in its own package.
+
+A subcommand module provides `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when
+their subcommand runs, so `erfnet --help` starts quickly. A `UserError` becomes one line on stderr and
+exit code 2: users never see a traceback for their own mistake.
+"""
+import argparse
+import importlib
+import sys
+
+from erfnet.errors import UserError
+
+SUBCOMMANDS = {
+    "convert": ("convert.cli", "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)"),
+    "parity": ("convert.parity_cli", "compare MindSpore and PyTorch layer by layer on your weights"),
+    "demo": ("erfnet.demo", "run the end-to-end demonstration on random weights and generated data"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="erfnet", description="ERFNet in MindSpore and PyTorch: convert, compare, train, evaluate.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, summary) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=summary, description=summary, add_help=False)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv)
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name, summary = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=summary,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    module.add_arguments(sub)
+    args = sub.parse_args(rest)
+    try:
+        return module.run(args)
+    except UserError as error:
+        print(f"erfnet {name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"erfnet {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

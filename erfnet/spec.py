@@ -1,0 +1,65 @@
+"""Reads the shared facts in erfnet/data: ERFNet's layer table and the class weights."""
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import yaml
+
+BLOCK_KINDS = ("downsampler", "non_bottleneck_1d", "upsampler")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One row of the layer table."""
+    kind: str
+    in_channels: int
+    out_channels: int
+    dilation: int = 1
+    dropout_group: str = ""
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    initial_block: Block
+    encoder_layers: tuple
+    encoder_head_in: int
+    decoder_layers: tuple
+    decoder_head_in: int
+    dropout_defaults: dict
+    batchnorm_eps: float
+
+
+def _data(name):
+    return yaml.safe_load(resources.files("erfnet").joinpath("data", name).read_text())
+
+
+def _block(row):
+    kind = row["block"]
+    if kind not in BLOCK_KINDS:
+        raise ValueError(f"layers.yaml: unknown block kind {kind!r}")
+    if kind == "non_bottleneck_1d":
+        return Block(kind, row["channels"], row["channels"], row["dilation"], row["dropout"])
+    return Block(kind, row["in"], row["out"])
+
+
+@functools.cache
+def layer_table():
+    data = _data("layers.yaml")
+    return LayerTable(
+        initial_block=_block(data["encoder"]["initial_block"]),
+        encoder_layers=tuple(_block(row) for row in data["encoder"]["layers"]),
+        encoder_head_in=data["encoder"]["output_conv"]["in"],
+        decoder_layers=tuple(_block(row) for row in data["decoder"]["layers"]),
+        decoder_head_in=data["decoder"]["output_conv"]["in"],
+        dropout_defaults=dict(data["dropout_defaults"]),
+        batchnorm_eps=float(data["batchnorm_eps"]),
+    )
+
+
+@functools.cache
+def class_weights(kind):
+    """The 20 loss weights for `kind` = "encoder" or "full" (index 19, void, weighs 0)."""
+    weights = _data("class_weights.yaml")
+    if kind not in weights:
+        raise ValueError(f"class weights: kind must be one of {sorted(weights)}, not {kind!r}")
+    return tuple(float(w) for w in weights[kind])
