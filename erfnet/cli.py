@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "convert": ("convert.cli", "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)"),
     "parity": ("convert.parity_cli", "compare MindSpore and PyTorch layer by layer on your weights"),
     "demo": ("erfnet.demo", "run the end-to-end demonstration on random weights and generated data"),
+    "make-data": ("train.data.make_data", "write generated street scenes in the Cityscapes layout (for tests and demos)"),
+    "prepare": ("train.data.prepare", "resize a Cityscapes split once into a MindRecord cache for fast epochs"),
 }
 
 

@@ -1,0 +1,139 @@
+"""`make_dataset`: the one Cityscapes pipeline for training and evaluation, built on mindspore.dataset.
+
+Stages: a sampler over sample indices (MindSpore's, with shuffling and `num_shards`/`shard_id` sharding,
+seeded through `mindspore.dataset.config.set_seed(seed)`) -> a single-worker map that draws each row's
+random recipe parameters from a generator seeded by (seed, shard_id), in row order, so the same seed gives
+the same batches however many workers run -> a parallel map that reads and augments -> MindSpore's C++
+ToTensor (uint8 HWC to float32 CHW in [0, 1]) and TypeCast -> batch.
+
+Rows: image float32 [B, 3, H, W] in [0, 1], label int32 [B, H, W] with 0..18 and 19 = void (at 1/8 size
+with `encoder_labels`). With `with_meta` also index int32 [B] (position in `find_samples` order), stem and
+relative_path strings [B] and native_label int32 [B, h, w] at the file's own resolution (same-size images
+in a batch, as in Cityscapes; use batch_size 1 otherwise).
+"""
+import math
+
+import numpy as np
+
+from erfnet.errors import UserError
+from train.data import cache as cache_module
+from train.data.cityscapes import find_samples, read_label, read_sample
+from train.data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
+
+META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
+
+
+def steps_per_epoch(num_samples, batch_size, num_shards=1, drop_remainder=True):
+    """Batches each shard yields per epoch: shards get ceil(N / num_shards) rows (MindSpore pads short
+    shards by wrapping around), then batching drops or keeps the last partial batch."""
+    rows = math.ceil(num_samples / num_shards)
+    return rows // batch_size if drop_remainder else math.ceil(rows / batch_size)
+
+
+class _DrawParams:
+    """Map (index) -> (index, params): draws recipe parameters in row order from one seeded generator."""
+
+    def __init__(self, recipe, seed, shard_id):
+        self.recipe = recipe
+        self.rng = np.random.default_rng([seed, shard_id])
+
+    def __call__(self, index):
+        return index, self.recipe.draw(self.rng).to_vector()
+
+
+class _Augment:
+    """Map (index, params[, cached columns]) -> (image uint8 HWC, label uint8 HW[, meta columns])."""
+
+    def __init__(self, samples, recipe, encoder_height, with_meta, cached):
+        self.samples, self.recipe = samples, recipe
+        self.encoder_height, self.with_meta, self.cached = encoder_height, with_meta, cached
+
+    def __call__(self, index, params, *cached_columns):
+        sample = self.samples[int(index)]
+        params = self.recipe.params_type.from_vector(params)
+        if self.cached:
+            height, width, image_bytes, label_bytes = cached_columns
+            height, width = int(height), int(width)
+            image = image_bytes.view(np.uint8).reshape(height, width, 3)
+            label = label_bytes.view(np.uint8).reshape(height, width)
+            image, label = self.recipe.augment(image, label, params)
+        else:
+            image, label = self.recipe.apply(*read_sample(sample), params)
+        if self.encoder_height:
+            label = encoder_label(label, self.encoder_height)
+        row = (np.ascontiguousarray(image), np.ascontiguousarray(label))
+        if self.with_meta:
+            row += (np.array(index, np.int32), np.array(sample.stem), np.array(sample.relative_path),
+                    read_label(sample).astype(np.int32))
+        return row
+
+
+class _Indices:
+    """Random-access source of sample indices for GeneratorDataset."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        return (np.array(index, np.int32),)
+
+
+def _recipe(recipe, height, crop_ratio, options):
+    if recipe == "zoo":
+        options = dict(options, crop_ratio=1.2 if crop_ratio is None else crop_ratio)
+    elif crop_ratio is not None:
+        raise UserError(f"crop_ratio is a parameter of the zoo recipe, not of {recipe!r}")
+    try:
+        return make_recipe(recipe, height=height, **options)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"recipe {recipe!r}: {error}") from None
+
+
+def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False, seed=0, num_shards=1,
+                 shard_id=0, num_workers=2, drop_remainder=False, encoder_labels=False, crop_ratio=None,
+                 cache=None, skip_bad=False, with_meta=False, python_multiprocessing=True, **recipe_options):
+    """A batched mindspore.dataset over a Cityscapes split (see the module docstring for the rows).
+
+    recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
+    crop_ratio (zoo): float r or (low, high); recipe_options: flip_p, max_shift (pytorch), crop_p, flip_p,
+    max_blur (zoo). cache: a folder written by `erfnet prepare` at the same height (pytorch and val only),
+    or True for its default place. skip_bad: leave out unusable samples (decodes every label once to
+    find bad values) instead of raising UserError.
+    """
+    import mindspore.dataset as ds
+    import mindspore.dataset.transforms as transforms
+    import mindspore.dataset.vision as vision
+    from mindspore import dtype as mstype
+
+    recipe_object = _recipe(recipe, height, crop_ratio, recipe_options)
+    if not 0 <= shard_id < num_shards:
+        raise UserError(f"shard_id {shard_id} is not in 0..{num_shards - 1}")
+    samples = find_samples(root, split, skip_bad=skip_bad, decode_labels=skip_bad)
+    ds.config.set_seed(seed)
+    if cache is not None:
+        if not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):
+            raise UserError(f"the {recipe} recipe crops before resizing, so it cannot use a resized cache")
+        file = cache_module.cache_file(cache_module.cache_dir(root, split, height) if cache is True else cache)
+        data = ds.MindDataset(str(file), columns_list=cache_module.COLUMNS, shuffle=shuffle,
+                              num_shards=num_shards, shard_id=shard_id)
+        if data.get_dataset_size() * num_shards < len(samples):
+            raise UserError(f"{file}: holds fewer samples than {root} split {split!r}; run `erfnet prepare` again")
+        extra = cache_module.COLUMNS[1:]
+    else:
+        data = ds.GeneratorDataset(_Indices(len(samples)), ["index"], shuffle=shuffle, num_shards=num_shards,
+                                   shard_id=shard_id)
+        extra = []
+    data = data.map(_DrawParams(recipe_object, seed, shard_id), input_columns=["index"],
+                    output_columns=["index", "params"], num_parallel_workers=1, python_multiprocessing=False)
+    out_columns = ["image", "label"] + (META_COLUMNS if with_meta else [])
+    data = data.map(_Augment(samples, recipe_object, height if encoder_labels else None, with_meta,
+                             cached=cache is not None),
+                    input_columns=["index", "params"] + extra, output_columns=out_columns,
+                    num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
+    data = data.project(out_columns)
+    data = data.map(vision.ToTensor(), input_columns=["image"], num_parallel_workers=num_workers)
+    data = data.map(transforms.TypeCast(mstype.int32), input_columns=["label"], num_parallel_workers=num_workers)
+    return data.batch(batch_size, drop_remainder=drop_remainder)
