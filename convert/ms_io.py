@@ -1,0 +1,54 @@
+"""Reading and writing MindSpore checkpoints of ERFNet.
+
+Checkpoints written by training also hold optimizer state (moments, step, learning rate): those entries
+are recognised and ignored with a note. The upsampler alignment travels in the checkpoint's metadata.
+"""
+import mindspore as ms
+import numpy as np
+
+from convert.weights import checked_weights, expected_shapes
+from erfnet.atomic import atomic_output
+from erfnet.errors import UserError
+
+OPTIMIZER_PREFIXES = ("moment1.", "moment2.", "moments.", "exp_avg.", "exp_avg_sq.", "adam_m.", "adam_v.",
+                      "accum.", "vhat.")
+OPTIMIZER_SCALARS = ("beta1_power", "beta2_power", "learning_rate", "global_step", "step", "current_iterator_step",
+                     "last_overflow_iterator_step", "scale_sense", "loss_scale", "epoch_num", "step_num")
+ALIGN_KEY = "upsample_align"
+
+
+def load_checkpoint_file(path):
+    try:
+        return ms.load_checkpoint(str(path))
+    except (ValueError, RuntimeError, TypeError, OSError) as error:
+        raise UserError(f"{path}: not a readable MindSpore checkpoint ({str(error).splitlines()[0]})") from None
+
+
+def is_optimizer_state(name):
+    return name in OPTIMIZER_SCALARS or name.startswith(OPTIMIZER_PREFIXES)
+
+
+def read_ms_weights(path):
+    entries = load_checkpoint_file(path)
+    notes = []
+    metadata = {key: value for key, value in entries.items() if isinstance(value, str)}
+    optimizer = [name for name in entries if name not in metadata and is_optimizer_state(name)
+                 and name not in expected_shapes(1)]
+    if optimizer:
+        notes.append(f"ignored {len(optimizer)} optimizer entries ({', '.join(optimizer[:3])}, ...)")
+    arrays = {name: value.asnumpy() for name, value in entries.items()
+              if name not in metadata and name not in optimizer}
+    return checked_weights(arrays, path, notes, metadata.get(ALIGN_KEY, "torch"))
+
+
+def ms_parameters(weights):
+    """The weights as MindSpore Parameters, ready for mindspore.load_param_into_net."""
+    return {name: ms.Parameter(ms.Tensor(np.array(array, dtype=np.float32)), name=name)
+            for name, array in weights.arrays.items()}
+
+
+def write_ms_weights(weights, path):
+    records = [{"name": name, "data": ms.Tensor(np.array(array, dtype=np.float32))}
+               for name, array in weights.arrays.items()]
+    with atomic_output(path) as temporary:
+        ms.save_checkpoint(records, str(temporary), append_dict={ALIGN_KEY: weights.upsample_align})
