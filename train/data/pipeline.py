@@ -10,6 +10,10 @@ Rows: image float32 [B, 3, H, W] in [0, 1], label int32 [B, H, W] with 0..18 and
 with `encoder_labels`). With `with_meta` also index int32 [B] (position in `find_samples` order), stem and
 relative_path strings [B] and native_label int32 [B, h, w] at the file's own resolution (same-size images
 in a batch, as in Cityscapes; use batch_size 1 otherwise).
+
+Images differ from torchvision's ToTensor by at most one float32 step (MindSpore multiplies by 1/255 where
+torchvision divides by 255). A shuffled cache visits samples in another order than the PNGs for the same
+seed (MindDataset and GeneratorDataset shuffle differently); unshuffled they give identical rows.
 """
 import math
 
