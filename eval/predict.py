@@ -1,0 +1,43 @@
+"""From pictures to class maps, shared by `erfnet eval` and `erfnet infer` so both predict the same pixels.
+
+Input: the evaluation pipeline's tensors (train.data's val recipe: Pillow bilinear resize to height H, then
+MindSpore's ToTensor to float32 in [0, 1]). Output: trainIds (uint8, 19 = void) either at the network's
+resolution or at a native resolution, reached by bilinear upsampling of the logits (half-pixel centres)
+before the argmax, so the full-resolution map is decided on interpolated scores, not on blocky labels.
+"""
+import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
+import mindspore as ms
+import mindspore.dataset.vision as vision
+import mindspore.ops as ops
+import numpy as np
+
+from train.data.recipes import output_size, resize_pair
+
+_TO_TENSOR = vision.ToTensor()
+
+
+def image_tensor(image, height):
+    """uint8 [h, w, 3] at any size -> float32 [3, H, W] in [0, 1], exactly as the val pipeline makes it.
+
+    The val recipe resizes image and label together; this passes a 1x1 placeholder label, as there is none.
+    """
+    size = output_size(image.shape[1], image.shape[0], height)
+    resized, _ = resize_pair(image, np.zeros((1, 1), dtype=np.uint8), size)
+    return _TO_TENSOR(resized)
+
+
+def logits(net, images):
+    """The network's scores [B, C, H, W] (a MindSpore tensor) for float32 images [B, 3, H, W]."""
+    return net(ms.Tensor(np.ascontiguousarray(images, dtype=np.float32)))
+
+
+def class_map(scores):
+    """trainIds uint8 [B, H, W]: the best-scoring channel of each pixel."""
+    return ops.argmax(scores, dim=1).asnumpy().astype(np.uint8)
+
+
+def native_class_map(scores, size):
+    """trainIds uint8 [B, h, w] at size=(h, w): logits upsampled bilinearly, then the argmax."""
+    if tuple(scores.shape[2:]) != tuple(size):
+        scores = ops.interpolate(scores, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
+    return class_map(scores)

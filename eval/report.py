@@ -1,0 +1,61 @@
+"""Evaluation results for people (a table) and for programs (`<weights>.metrics.txt` and `.metrics.json`).
+
+metrics.txt has three lines: `mean_iou M`, `mean_loss L`, `iou_class v0 v1 ... v18` (trainId order, `nan` for
+an undefined class). metrics.json holds `mean_iou`, `mean_loss`, `iou_class` by class name (null when
+undefined), `protocol`, `height`, `images`, `split`, `images_per_second`.
+"""
+import json
+import math
+from pathlib import Path
+
+from erfnet.atomic import atomic_output
+from train.data.labels import CLASS_NAMES
+
+
+def _number(value):
+    return None if math.isnan(value) else float(value)
+
+
+def metrics_paths(weights_path):
+    """(<weights>.metrics.txt, <weights>.metrics.json) beside the weight file."""
+    weights_path = Path(weights_path)
+    return (weights_path.with_name(weights_path.name + ".metrics.txt"),
+            weights_path.with_name(weights_path.name + ".metrics.json"))
+
+
+def metrics_text(result):
+    iou = " ".join(f"{value:.6f}" for value in result.iou_class)
+    return f"mean_iou {result.mean_iou:.6f}\nmean_loss {result.mean_loss:.6f}\niou_class {iou}\n"
+
+
+def metrics_record(result, split):
+    return {"mean_iou": _number(result.mean_iou), "mean_loss": _number(result.mean_loss),
+            "iou_class": {name: _number(value) for name, value in zip(CLASS_NAMES, result.iou_class)},
+            "protocol": result.protocol, "height": result.height, "images": result.images, "split": split,
+            "images_per_second": result.images_per_second}
+
+
+def write_metrics(result, weights_path, split):
+    """Write both metrics files beside `weights_path` (atomically); returns their paths."""
+    text_path, json_path = metrics_paths(weights_path)
+    with atomic_output(text_path) as temporary:
+        temporary.write_text(metrics_text(result))
+    with atomic_output(json_path) as temporary:
+        temporary.write_text(json.dumps(metrics_record(result, split), indent=2) + "\n")
+    return text_path, json_path
+
+
+def _percent(value):
+    return "    n/a" if math.isnan(value) else f"{100 * value:7.2f}"
+
+
+def table(result, title):
+    """A per-class IoU table with mIoU, weighted loss and throughput."""
+    width = max(len(name) for name in CLASS_NAMES)
+    lines = [title, f"{'class':<{width}}  IoU (%)", "-" * (width + 9)]
+    lines += [f"{name:<{width}}  {_percent(value)}" for name, value in zip(CLASS_NAMES, result.iou_class)]
+    lines += ["-" * (width + 9), f"{'mIoU':<{width}}  {_percent(result.mean_iou)}",
+              f"{'weighted loss':<{width}}  {result.mean_loss:7.4f}",
+              f"{'images':<{width}}  {result.images:7d}",
+              f"{'images/s':<{width}}  {result.images_per_second:7.2f}"]
+    return "\n".join(lines)
