@@ -1,0 +1,118 @@
+"""Running a network over image files and writing its predictions as pictures at each image's own size.
+
+Outputs go to `<out>/<kind>/<sub-folders>/<name>.png`, keeping the input's file name (as PNG) and the
+sub-folders below the input folder:
+- color: the Cityscapes palette; overlay: the palette blended with the photo;
+- trainids: the raw class map (0..18, 19 = void);
+- labelids: Cityscapes label ids for the official evaluator and the test server (void -> 0, "unlabeled").
+Predictions are made as `erfnet eval --protocol full` makes them (eval.predict), so the labelids pictures
+score the same under cityscapesscripts' evaluator. An unreadable image is reported and skipped.
+"""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from erfnet.atomic import atomic_output
+from erfnet.errors import UserError
+from eval.colours import colorize, overlay
+from eval.predict import image_tensor, logits, native_class_map
+from train.data.cityscapes import BadSample, read_image
+from train.data.labels import train_ids_to_label_ids
+
+KINDS = ("color", "overlay", "trainids", "labelids")
+IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class InferSummary:
+    written: int = 0
+    failed: list = field(default_factory=list)
+
+
+def check_kinds(kinds):
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise UserError(f"unknown output kind(s) {', '.join(unknown) or '(none given)'}; choose from "
+                        f"{', '.join(KINDS)}")
+
+
+def find_images(source, exclude=None):
+    """[(path, relative output stem)] for an image file or every image below a folder (name order), leaving
+    out anything inside `exclude` (the output folder, when it lies within the input)."""
+    source = Path(source)
+    if source.is_file():
+        return [(source, Path(source.stem))]
+    if not source.is_dir():
+        raise UserError(f"{source}: no such file or folder")
+    exclude = Path(exclude).resolve() if exclude else None
+    found = []
+    for path in sorted(source.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in IMAGE_ENDINGS:
+            continue
+        if exclude and exclude in path.resolve().parents:
+            continue
+        found.append((path, path.relative_to(source).with_suffix("")))
+    if not found:
+        raise UserError(f"{source}: no images ({', '.join(IMAGE_ENDINGS)}) in this folder or below")
+    return found
+
+
+def _pictures(photo, train_ids, kinds):
+    makers = {"color": lambda: colorize(train_ids), "overlay": lambda: overlay(photo, train_ids),
+              "trainids": lambda: train_ids, "labelids": lambda: train_ids_to_label_ids(train_ids)}
+    return {kind: makers[kind]() for kind in kinds}
+
+
+def _save(array, path):
+    with atomic_output(path) as temporary:
+        Image.fromarray(array).save(temporary, format="PNG")
+
+
+def _one_line(error):
+    """A decoder's multi-line message reduced to its first line and its `[ERROR]` line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if line.startswith("[ERROR]")), "")
+    return f"{lines[0]} {detail}".strip() if lines else repr(error)
+
+
+def _batches(images, batch_size, summary, report_failure):
+    """Yield lists of (photo, relative stem) of one size, at most batch_size long, reading lazily."""
+    batch = []
+    for path, relative in images:
+        try:
+            photo = read_image(path)
+        except BadSample as error:
+            summary.failed.append(path)
+            report_failure(path, _one_line(error))
+            continue
+        if batch and (len(batch) == batch_size or batch[0][0].shape != photo.shape):
+            yield batch
+            batch = []
+        batch.append((photo, relative))
+    if batch:
+        yield batch
+
+
+def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, progress=None,
+                 report_failure=None):
+    """Predict every (path, relative stem) of `images` with `net` and write the `kinds` pictures under
+    `out_dir`. Returns an InferSummary; `report_failure(path, message)` hears of each unreadable image and
+    `progress(done, total, seconds)` of each batch."""
+    check_kinds(kinds)
+    if height < 8 or height % 8:
+        raise UserError(f"height {height}: must be a positive multiple of 8 (ERFNet downsamples by 8)")
+    summary = InferSummary()
+    start = time.perf_counter()
+    for batch in _batches(images, batch_size, summary, report_failure or (lambda path, message: None)):
+        tensors = np.stack([image_tensor(photo, height) for photo, _ in batch])
+        predictions = native_class_map(logits(net, tensors), batch[0][0].shape[:2])
+        for (photo, relative), train_ids in zip(batch, predictions):
+            for kind, picture in _pictures(photo, train_ids, kinds).items():
+                _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
+            summary.written += 1
+        if progress:
+            progress(summary.written + len(summary.failed), len(images), time.perf_counter() - start)
+    return summary

@@ -1,0 +1,54 @@
+"""`erfnet infer`: predict images (a file or a folder tree) and write colour, overlay, trainId and labelId
+pictures. Exit code 0 when every image was written, 1 when some could not be read (the rest are written)."""
+import sys
+from pathlib import Path
+
+from erfnet.errors import UserError
+from eval.infer import KINDS, check_kinds, find_images, infer_images
+from eval.network import load_network
+
+BAR_WIDTH = 30
+
+
+def add_arguments(parser):
+    parser.add_argument("--weights", type=Path, required=True,
+                        help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file of the full network")
+    parser.add_argument("--input", type=Path, required=True,
+                        help="an image, or a folder searched recursively for .png/.jpg/.jpeg/.bmp/.tif images")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder: <out>/<kind>/<sub-folders>/<name>.png, keeping the input's names")
+    parser.add_argument("--height", type=int, default=512,
+                        help="inference height (multiple of 8); outputs are at each image's own size")
+    parser.add_argument("--what", default=",".join(KINDS),
+                        help="comma-separated outputs: color (Cityscapes palette), overlay (palette over the "
+                             "photo), trainids (raw class map, 19 = void), labelids (Cityscapes ids for the "
+                             "official evaluator, void -> 0)")
+    parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
+
+
+def _progress(done, total, seconds):
+    filled = BAR_WIDTH * done // total
+    end = "\n" if done == total else ""
+    print(f"\rinfer: [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} images, "
+          f"{done / max(seconds, 1e-9):.2f} images/s", end=end, file=sys.stderr, flush=True)
+
+
+def _report_failure(path, message):
+    print(f"\nerfnet infer: skipped {path}: {message}", file=sys.stderr, flush=True)
+
+
+def run(args):
+    kinds = tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
+    check_kinds(kinds)
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    images = find_images(args.input, exclude=args.out)
+    net, _ = load_network(args.weights)
+    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, progress=_progress,
+                           report_failure=_report_failure)
+    print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
+    if summary.failed:
+        print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "
+              f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
+        return 1
+    return 0
