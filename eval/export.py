@@ -1,0 +1,77 @@
+"""Deployment files of a MindSpore ERFNet with a fixed input shape, each checked by loading it back.
+
+MINDIR is written by `mindspore.export` and read back by `mindspore.load`; ONNX is written by
+`mindspore.onnx.export`, repaired (eval.onnx_repair) and read back by onnxruntime. The file's output on a
+seeded random input is compared with the network's own: relative error = max |file - net| / max |net|.
+A file above the tolerance is not written.
+"""
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
+import mindspore as ms
+import mindspore.nn as nn
+import numpy as np
+
+from erfnet.atomic import atomic_output
+from erfnet.errors import UserError
+
+ENDINGS = {"mindir": ".mindir", "onnx": ".onnx"}
+TOLERANCE = 1e-4
+
+
+@dataclass
+class ExportCheck:
+    path: Path
+    max_abs_error: float
+    relative_error: float
+
+
+def _mindir(net, sample, temporary):
+    ms.export(net, ms.Tensor(sample), file_name=str(temporary), file_format="MINDIR")
+    return nn.GraphCell(ms.load(str(temporary)))(ms.Tensor(sample)).asnumpy()
+
+
+def _onnx(net, sample, temporary):
+    import onnx
+    import onnxruntime
+
+    from eval.onnx_repair import INPUT_NAME, repair
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "mindspore.onnx"
+        ms.onnx.export(net, ms.Tensor(sample), file_name=str(raw), input_names=[INPUT_NAME])
+        onnx.save(repair(onnx.load(str(raw))), str(temporary))
+    session = onnxruntime.InferenceSession(str(temporary), providers=["CPUExecutionProvider"])
+    return session.run(None, {INPUT_NAME: sample})[0]
+
+
+def export_network(net, path, file_format, batch=1, height=512, width=1024, seed=0, tolerance=TOLERANCE):
+    """Write `net` (in inference mode) as MINDIR or ONNX for input [batch, 3, height, width] at `path`,
+    load it back and compare; returns an ExportCheck. Raises UserError (and writes nothing) when the
+    relative error exceeds `tolerance`."""
+    if file_format not in ENDINGS:
+        raise UserError(f"format {file_format!r}: choose one of {', '.join(ENDINGS)}")
+    path = Path(path)
+    if path.suffix.lower() != ENDINGS[file_format]:
+        raise UserError(f"{path}: a {file_format} file must end in {ENDINGS[file_format]}")
+    for name, value in (("height", height), ("width", width)):
+        if value < 8 or value % 8:
+            raise UserError(f"{name} {value}: must be a positive multiple of 8 (ERFNet downsamples by 8)")
+    if batch < 1:
+        raise UserError(f"batch {batch}: must be at least 1")
+    net.set_train(False)
+    sample = np.random.default_rng(seed).random((batch, 3, height, width), dtype=np.float32)
+    expected = net(ms.Tensor(sample)).asnumpy()
+    with atomic_output(path) as temporary:
+        loaded = (_mindir if file_format == "mindir" else _onnx)(net, sample, temporary)
+        if loaded.shape != expected.shape:
+            raise UserError(f"{path}: the exported {file_format} model gives shape {loaded.shape}, the network "
+                            f"{expected.shape}; nothing written")
+        max_abs_error = float(np.abs(loaded.astype(np.float64) - expected).max())
+        relative_error = max_abs_error / max(float(np.abs(expected).max()), np.finfo(np.float32).tiny)
+        if not relative_error <= tolerance:
+            raise UserError(f"{path}: the exported {file_format} model differs from the network by "
+                            f"{relative_error:.3g} relative (max abs {max_abs_error:.3g}), above {tolerance:g}; "
+                            f"nothing written")
+    return ExportCheck(path, max_abs_error, relative_error)

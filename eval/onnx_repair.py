@@ -1,0 +1,44 @@
+"""Corrections to the ONNX graph MindSpore 2.10 writes for ERFNet (`mindspore.onnx.export`), which
+onnxruntime otherwise refuses or runs wrongly:
+
+- ConvTranspose carries `output_shape` with four values (N, C, H, W) where ONNX wants the spatial ones;
+  onnxruntime stops with "Attribute output_shape has incorrect size". With auto_pad VALID the output size
+  follows from stride and kernel, so the attribute is dropped.
+- Conv `pads` are written in MindSpore's (top, bottom, left, right) order; ONNX reads (top, left, bottom,
+  right). Square pads are unaffected, ERFNet's 3x1 and 1x3 convolutions are shifted or refused.
+- MindSpore names the graph's output after an internal node and fails when given `output_names`; the graph's
+  input and output are renamed here.
+
+The repaired file is checked against the MindSpore network's output by eval.export, never trusted blindly.
+"""
+import onnx
+
+INPUT_NAME, OUTPUT_NAME = "image", "logits"
+
+
+def _rename(graph, old, new):
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for value in list(graph.input) + list(graph.output):
+        if value.name == old:
+            value.name = new
+
+
+def repair(model):
+    """Fix `model` (an onnx.ModelProto from MindSpore) in place and return it, validated by onnx.checker."""
+    graph = model.graph
+    for node in graph.node:
+        if node.op_type == "ConvTranspose":
+            kept = [attribute for attribute in node.attribute if attribute.name != "output_shape"]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+        elif node.op_type == "Conv":
+            for attribute in node.attribute:
+                if attribute.name == "pads" and len(attribute.ints) == 4:
+                    top, bottom, left, right = attribute.ints
+                    attribute.ints[:] = [top, left, bottom, right]
+    _rename(graph, graph.input[0].name, INPUT_NAME)
+    _rename(graph, graph.output[0].name, OUTPUT_NAME)
+    onnx.checker.check_model(model, full_check=True)
+    return model
