@@ -63,3 +63,24 @@ def class_weights(kind):
     if kind not in weights:
         raise ValueError(f"class weights: kind must be one of {sorted(weights)}, not {kind!r}")
     return tuple(float(w) for w in weights[kind])
+
+
+@functools.cache
+def zoo_module_names():
+    """This project's module path -> the MindSpore model zoo port's, for every block and both heads
+    (`encoder.layers.6` -> `encoder.down3`, `encoder.output_conv` -> `pred`), from the layer table's `zoo`
+    fields."""
+    data = _data("layers.yaml")
+    rows = {"encoder.initial_block": data["encoder"]["initial_block"]}
+    rows.update({f"encoder.layers.{i}": row for i, row in enumerate(data["encoder"]["layers"])})
+    rows["encoder.output_conv"] = data["encoder"]["output_conv"]
+    rows.update({f"decoder.layers.{i}": row for i, row in enumerate(data["decoder"]["layers"])})
+    rows["decoder.output_conv"] = data["decoder"]["output_conv"]
+    missing = [module for module, row in rows.items() if not row.get("zoo")]
+    if missing:
+        raise ValueError(f"layers.yaml: no `zoo` name for {', '.join(missing)}")
+    names = {module: row["zoo"] for module, row in rows.items()}
+    repeated = sorted({name for name in names.values() if list(names.values()).count(name) > 1})
+    if repeated:
+        raise ValueError(f"layers.yaml: `zoo` names used twice: {', '.join(repeated)}")
+    return names

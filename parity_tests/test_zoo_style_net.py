@@ -1,0 +1,169 @@
+"""A network built the MindSpore model zoo's way (research/cv/erfnet), written here from the published facts
+about it and independently of ms_erfnet: its block names, its upsamplers' pad_mode "same" transposed convs, its
+element-wise dropout and its encoder-only cell with a top-level `pred` head. The zoo tests save its
+checkpoints; the tests in this file pin the facts it is built from."""
+import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
+import mindspore as ms
+import mindspore.nn as nn
+import mindspore.ops as ops
+import numpy as np
+import pytest
+
+EPS = 1e-3
+ENCODER_DILATIONS = (2, 4, 8, 16, 2, 4, 8, 16)
+
+
+class ZooDownsampler(nn.Cell):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout - cin, 3, stride=2, pad_mode="pad", padding=1, has_bias=True)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.bn = nn.BatchNorm2d(cout, eps=EPS)
+
+    def construct(self, x):
+        return ops.relu(self.bn(ops.concat((self.conv(x), self.pool(x)), 1)))
+
+
+class ZooBottleneck(nn.Cell):
+    def __init__(self, channels, rate, dilation):
+        super().__init__()
+        d = dilation
+        self.conv3x1_1 = nn.Conv2d(channels, channels, (3, 1), pad_mode="pad", padding=(1, 1, 0, 0), has_bias=True)
+        self.conv1x3_1 = nn.Conv2d(channels, channels, (1, 3), pad_mode="pad", padding=(0, 0, 1, 1), has_bias=True)
+        self.conv3x1_2 = nn.Conv2d(channels, channels, (3, 1), pad_mode="pad", padding=(d, d, 0, 0),
+                                   dilation=(d, 1), has_bias=True)
+        self.conv1x3_2 = nn.Conv2d(channels, channels, (1, 3), pad_mode="pad", padding=(0, 0, d, d),
+                                   dilation=(1, d), has_bias=True)
+        self.bn1 = nn.BatchNorm2d(channels, eps=EPS)
+        self.bn2 = nn.BatchNorm2d(channels, eps=EPS)
+        self.rate = rate
+        self.dropout = nn.Dropout(p=rate) if rate else None
+
+    def construct(self, x):
+        y = ops.relu(self.bn1(self.conv1x3_1(ops.relu(self.conv3x1_1(x)))))
+        y = self.bn2(self.conv1x3_2(ops.relu(self.conv3x1_2(y))))
+        if self.rate:
+            y = self.dropout(y)
+        return ops.relu(y + x)
+
+
+class ZooUpsampler(nn.Cell):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2dTranspose(cin, cout, 3, stride=2, pad_mode="same", has_bias=True)
+        self.bn = nn.BatchNorm2d(cout, eps=EPS)
+
+    def construct(self, x):
+        return ops.relu(self.bn(self.conv(x)))
+
+
+class ZooEncoder(nn.Cell):
+    def __init__(self, rates=(0.0, 0.0)):
+        super().__init__()
+        self.down1 = ZooDownsampler(3, 16)
+        self.down2 = ZooDownsampler(16, 64)
+        for i in range(1, 6):
+            setattr(self, f"bottleneck{i}", ZooBottleneck(64, rates[0], 1))
+        self.down3 = ZooDownsampler(64, 128)
+        for i, dilation in enumerate(ENCODER_DILATIONS, start=6):
+            setattr(self, f"bottleneck{i}", ZooBottleneck(128, rates[1], dilation))
+        self.order = ["down1", "down2"] + [f"bottleneck{i}" for i in range(1, 6)] + ["down3"] + \
+                     [f"bottleneck{i}" for i in range(6, 14)]
+
+    def construct(self, x):
+        for name in self.order:
+            x = getattr(self, name)(x)
+        return x
+
+
+class ZooDecoder(nn.Cell):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.up1 = ZooUpsampler(128, 64)
+        self.bottleneck1 = ZooBottleneck(64, 0.0, 1)
+        self.bottleneck2 = ZooBottleneck(64, 0.0, 1)
+        self.up2 = ZooUpsampler(64, 16)
+        self.bottleneck3 = ZooBottleneck(16, 0.0, 1)
+        self.bottleneck4 = ZooBottleneck(16, 0.0, 1)
+        self.pred = nn.Conv2dTranspose(16, num_classes, 2, stride=2, has_bias=True)
+
+    def construct(self, x):
+        for cell in (self.up1, self.bottleneck1, self.bottleneck2, self.up2, self.bottleneck3, self.bottleneck4):
+            x = cell(x)
+        return self.pred(x)
+
+
+class ZooERFNet(nn.Cell):
+    def __init__(self, num_classes, rates=(0.0, 0.0)):
+        super().__init__()
+        self.encoder = ZooEncoder(rates)
+        self.decoder = ZooDecoder(num_classes)
+
+    def construct(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class ZooEncoderPred(nn.Cell):
+    def __init__(self, num_classes, rates=(0.0, 0.0)):
+        super().__init__()
+        self.encoder = ZooEncoder(rates)
+        self.pred = nn.Conv2d(128, num_classes, 1, pad_mode="valid", has_bias=True)
+
+    def construct(self, x):
+        return self.pred(self.encoder(x))
+
+
+def randomized(net, seed):
+    """`net` with seeded random weights scaled by fan-in and random BatchNorm state, in eval mode."""
+    rng = np.random.default_rng(seed)
+    for parameter in net.get_parameters():
+        shape = parameter.shape
+        leaf = parameter.name.rpartition(".")[2]
+        if leaf in ("gamma", "moving_variance"):
+            value = 0.5 + rng.random(shape)
+        elif leaf in ("beta", "moving_mean"):
+            value = 0.1 * rng.standard_normal(shape)
+        elif leaf == "bias":
+            value = 0.1 * rng.standard_normal(shape)
+        else:
+            value = rng.standard_normal(shape) / np.sqrt(np.prod(shape[1:]))
+        parameter.set_data(ms.Tensor(value.astype(np.float32)))
+    net.set_train(False)
+    return net
+
+
+def zoo_output(net, image):
+    return net(ms.Tensor(np.asarray(image, np.float32))).asnumpy()
+
+
+@pytest.mark.parametrize("height,width", [(4, 8), (5, 7)])
+def test_same_padding_upsampler_keeps_the_first_rows_of_the_unpadded_transposed_conv(height, width):
+    up = randomized(ZooUpsampler(4, 3), 0)
+    x = np.random.default_rng(1).standard_normal((2, 4, height, width)).astype(np.float32)
+    w = up.conv.weight.asnumpy().astype(np.float64)
+    full = np.zeros((2, 3, 2 * height + 1, 2 * width + 1))
+    for i in range(height):
+        for j in range(width):
+            full[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("nc,cokl->nokl", x[:, :, i, j], w)
+    full += up.conv.bias.asnumpy()[None, :, None, None]
+    got = up.conv(ms.Tensor(x)).asnumpy()
+    assert got.shape == (2, 3, 2 * height, 2 * width)
+    np.testing.assert_allclose(got, full[:, :, :2 * height, :2 * width], rtol=0, atol=1e-5)
+
+
+def test_zoo_checkpoint_names_are_the_published_ones():
+    names = [p.name for p in ZooERFNet(20).get_parameters()]
+    assert names[:3] == ["encoder.down1.conv.weight", "encoder.down1.conv.bias", "encoder.down1.bn.moving_mean"]
+    assert "encoder.bottleneck13.conv1x3_2.weight" in names and "decoder.up2.bn.gamma" in names
+    assert names[-2:] == ["decoder.pred.weight", "decoder.pred.bias"]
+    assert [p.name for p in ZooEncoderPred(20).get_parameters()][-2:] == ["pred.weight", "pred.bias"]
+
+
+def test_zoo_dropout_is_element_wise_in_training_only():
+    block = ZooBottleneck(8, 0.3, 1)
+    block.set_train(True)
+    dropped = block.dropout(ms.Tensor(np.ones((4, 8, 32, 32), np.float32))).asnumpy()
+    per_channel = (dropped == 0).mean(axis=(2, 3))
+    assert 0.25 < (dropped == 0).mean() < 0.35 and per_channel.min() > 0.1 and per_channel.max() < 0.5
+    block.set_train(False)
+    assert np.all(block.dropout(ms.Tensor(np.ones((1, 8, 4, 4), np.float32))).asnumpy() == 1)
