@@ -27,19 +27,34 @@ def read_weights(path):
     return read_torch_weights(path)
 
 
-def write_weights(weights, path, torch_prefix="module."):
-    if framework_of(path) == "mindspore":
+def target_framework(path, zoo_names):
+    framework = framework_of(path)
+    if zoo_names and framework != "mindspore":
+        raise UserError(f"{path}: the model zoo's names are for MindSpore checkpoints (.ckpt)")
+    return framework
+
+
+def write_weights(weights, path, torch_prefix="module.", zoo_names=False):
+    """Write `weights`; `zoo_names` writes a MindSpore checkpoint under the model zoo's names. Torch files hold
+    torch-aligned weights only (see convert/realign.py)."""
+    if target_framework(path, zoo_names) == "mindspore":
         from convert.ms_io import write_ms_weights
-        write_ms_weights(weights, path)
+        write_ms_weights(weights, path, zoo_names)
     else:
+        if weights.upsample_align != "torch":
+            raise UserError(f"{path}: a PyTorch file holds torch-aligned weights only; these are "
+                            f"{weights.upsample_align}-aligned (convert them with --realign)")
         from convert.torch_io import write_torch_weights
         write_torch_weights(weights, path, torch_prefix)
 
 
-def convert_file(source, target, torch_prefix="module."):
+def convert_file(source, target, torch_prefix="module.", realign=False, zoo_names=False):
     """Read `source`, check it strictly, write `target`; returns the Weights (with notes). Nothing is written
-    when the source has any problem."""
-    framework_of(target)
+    when the source has any problem. Weights change upsampler alignment only with `realign`."""
+    from convert.realign import realigned, target_alignment
+    torch_target = target_framework(target, zoo_names) == "torch"
     weights = read_weights(source)
-    write_weights(weights, target, torch_prefix)
+    alignment = target_alignment(weights, torch_target, zoo_names, realign)
+    weights = realigned(weights, alignment, realign, source, target)
+    write_weights(weights, target, torch_prefix, zoo_names)
     return weights

@@ -2,11 +2,14 @@
 
 Checkpoints written by training also hold optimizer state (moments, step, learning rate): those entries
 are recognised and ignored with a note. The upsampler alignment travels in the checkpoint's metadata.
+Checkpoints of the MindSpore model zoo's port (convert/zoo.py) are recognised by their names, imply the zoo
+alignment, and are written on request (without metadata, as the zoo writes them).
 """
 import mindspore as ms
 import numpy as np
 
 from convert.weights import checked_weights, expected_shapes
+from convert.zoo import ZOO_ALIGN, translate_zoo_names, zoo_arrays
 from erfnet.atomic import atomic_output
 from erfnet.errors import UserError
 
@@ -38,7 +41,8 @@ def read_ms_weights(path):
         notes.append(f"ignored {len(optimizer)} optimizer entries ({', '.join(optimizer[:3])}, ...)")
     arrays = {name: value.asnumpy() for name, value in entries.items()
               if name not in metadata and name not in optimizer}
-    return checked_weights(arrays, path, notes, metadata.get(ALIGN_KEY, "torch"))
+    arrays, zoo_named = translate_zoo_names(arrays, path, notes)
+    return checked_weights(arrays, path, notes, metadata.get(ALIGN_KEY, ZOO_ALIGN if zoo_named else "torch"))
 
 
 def ms_parameters(weights):
@@ -47,8 +51,12 @@ def ms_parameters(weights):
             for name, array in weights.arrays.items()}
 
 
-def write_ms_weights(weights, path):
-    records = [{"name": name, "data": ms.Tensor(np.array(array, dtype=np.float32))}
-               for name, array in weights.arrays.items()]
+def write_ms_weights(weights, path, zoo_names=False):
+    """This project's checkpoint, or with `zoo_names` the model zoo's (zoo-aligned weights only)."""
+    if zoo_names and weights.upsample_align != ZOO_ALIGN:
+        raise ValueError(f"zoo names need zoo-aligned weights, these are {weights.upsample_align}-aligned")
+    arrays = zoo_arrays(weights) if zoo_names else weights.arrays
+    records = [{"name": name, "data": ms.Tensor(np.array(array, dtype=np.float32))} for name, array in arrays.items()]
+    metadata = None if zoo_names else {ALIGN_KEY: weights.upsample_align}
     with atomic_output(path) as temporary:
-        ms.save_checkpoint(records, str(temporary), append_dict={ALIGN_KEY: weights.upsample_align})
+        ms.save_checkpoint(records, str(temporary), append_dict=metadata)
