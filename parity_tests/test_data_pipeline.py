@@ -117,7 +117,7 @@ def test_steps_per_epoch_matches_the_dataset(data_root, batch, shards, drop):
     assert steps_per_epoch(12, batch, shards, drop) == len(rows(dataset)[0])
 
 
-def test_bad_labels_stop_the_pipeline_naming_the_file_or_are_skipped(copy_root):
+def test_bad_files_stop_the_pipeline_naming_the_file_or_are_skipped(copy_root):
     label = sorted((copy_root / "gtFine" / "val").glob("*/*_labelTrainIds.png"))[2]
     values = png(label).copy()
     values[5, 5] = 200
@@ -125,7 +125,11 @@ def test_bad_labels_stop_the_pipeline_naming_the_file_or_are_skipped(copy_root):
     options = dict(recipe="val", height=HEIGHT, batch_size=1, python_multiprocessing=False)
     with pytest.raises(RuntimeError, match=label.name):
         rows(make_dataset(copy_root, "val", **options))
-    assert len(rows(make_dataset(copy_root, "val", skip_bad=True, **options))[0]) == 3
+    image = sorted((copy_root / "leftImg8bit" / "val").glob("*/*.png"))[0]
+    image.write_bytes(image.read_bytes()[:5000])
+    with pytest.raises(RuntimeError, match=image.name):
+        rows(make_dataset(copy_root, "val", **options))
+    assert len(rows(make_dataset(copy_root, "val", skip_bad=True, **options))[0]) == 2
 
 
 def test_option_mistakes_are_user_errors(data_root, cache):

@@ -11,11 +11,12 @@ from train.data.cityscapes import find_samples, read_sample
 from train.data.recipes import PytorchParams, PytorchRecipe, ValRecipe, ZooParams, ZooRecipe, encoder_label
 
 HEIGHT = 64
-# Measured on generated scenes (40 draws, blur radius 0.05..0.99, crops and flips): after the resize, the C++
-# Gaussian blur differs from Pillow's box-blur approximation by a mean of at most 0.38 grey levels (average
-# 0.24) and by at most 11 levels at any pixel at 256x128 -> 128x64; 0.30 and 10 at 2048x1024 -> 1024x512.
+# Measured on generated scenes over a grid (blur radius 0.05..0.95, no crop and crop ratios 1.0..1.29 at each
+# corner): after the resize, the C++ Gaussian blur differs from Pillow's box-blur approximation by a mean of
+# at most 0.46 grey levels and by at most 21 levels at a single pixel, at 256x128 -> 128x64 and at
+# 2048x1024 -> 1024x512 alike (random draws average 0.24).
 ZOO_MEAN_TOLERANCE = 0.6
-ZOO_MAX_TOLERANCE = 16
+ZOO_MAX_TOLERANCE = 24
 
 
 @pytest.fixture(scope="module")

@@ -104,8 +104,9 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
     crop_ratio (zoo): float r or (low, high); recipe_options: flip_p, max_shift (pytorch), crop_p, flip_p,
     max_blur (zoo). cache: a folder written by `erfnet prepare` at the same height (pytorch and val only),
-    or True for its default place. skip_bad: leave out unusable samples (decodes every label once to
-    find bad values) instead of raising UserError.
+    or True for its default place. Without skip_bad only PNG headers are checked up front and a bad file
+    stops the pipeline when it is read, with a message naming it; skip_bad checks every file first (reads
+    all PNGs and decodes the labels once) and leaves unusable samples out.
     """
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as transforms
@@ -115,7 +116,7 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     recipe_object = _recipe(recipe, height, crop_ratio, recipe_options)
     if not 0 <= shard_id < num_shards:
         raise UserError(f"shard_id {shard_id} is not in 0..{num_shards - 1}")
-    samples = find_samples(root, split, skip_bad=skip_bad, decode_labels=skip_bad)
+    samples = find_samples(root, split, skip_bad=skip_bad, verify=skip_bad, decode_labels=skip_bad)
     ds.config.set_seed(seed)
     if cache is not None:
         if not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):

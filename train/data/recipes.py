@@ -5,7 +5,7 @@ Arrays in and out: image uint8 [H, W, 3], label uint8 [H, W] with trainIds 0..19
 Resizing uses Pillow, as both references do: MindSpore's Resize (OpenCV, no antialiasing) differs from it by
 up to 40 grey levels, and Pillow's antialiased resize is what the published models saw. The zoo blur uses
 MindSpore's C++ GaussianBlur: 20x faster than Pillow's (which approximates a Gaussian by box blurs) and within
-a mean of 0.4 grey levels (at most 11 at one pixel) of it after the resize (parity_tests/test_data_recipes.py).
+a mean of 0.46 grey levels (at most 21 at one pixel) of it after the resize (parity_tests/test_data_recipes.py).
 
 - `pytorch` (erfnet_pytorch): resize to height H (bilinear image, nearest label), horizontal flip with
   probability `flip_p`, translation by integers in [-max_shift, max_shift] with the exposed image area 0 and
