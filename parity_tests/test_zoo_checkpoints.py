@@ -181,3 +181,9 @@ def test_realigned_output_is_the_original_moved_by_the_stated_shift(zoo_full, se
     change = measure_alignment_change(weights, source, target, shape=(1, 3, 96, 128), seed=seed)
     assert change.shifted_interior <= TOLERANCE
     assert change.relative_max > 0.1 and change.changed_pixels > 0.05
+
+
+def test_realign_into_this_projects_checkpoint_records_the_torch_alignment(zoo_full, tmp_path, capsys):
+    assert main(["convert", str(zoo_full[1]), str(tmp_path / "torch_aligned.ckpt"), "--realign"]) == 0
+    assert "realigned from zoo to torch" in capsys.readouterr().out
+    assert ms.load_checkpoint(str(tmp_path / "torch_aligned.ckpt"))[ALIGN_KEY] == "torch"
