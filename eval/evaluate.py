@@ -89,8 +89,9 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
             scores = logits(net, row["image"])
             label = row["label"]
             batch_weight = float(weights[label].sum())
-            loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
-            weight_sum += batch_weight
+            if batch_weight > 0:  # an all-void batch has no loss (its weighted mean would be 0 / 0)
+                loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
+                weight_sum += batch_weight
             if full:
                 truth = row["native_label"]
                 prediction = native_class_map(scores, truth.shape[1:])

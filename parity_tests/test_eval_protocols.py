@@ -3,10 +3,11 @@ resizing, the cityscapesscripts label table, PyTorch interpolation and cross ent
 import mindspore as ms
 import numpy as np
 import pytest
+from PIL import Image
 
 from convert.ms_io import ms_parameters
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
+from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from eval.evaluate import evaluate
 from eval.network import load_network
 from eval.predict import logits
@@ -19,11 +20,11 @@ from train.data.cityscapes import find_samples
 HEIGHT = 64
 
 
-def reference_scores(net, root, protocol):
-    """(TP, FP, FN) per class and the weighted loss over the val split, computed image by image."""
+def reference_scores(net, samples, protocol):
+    """(TP, FP, FN) per class and the weighted loss over the samples, computed image by image."""
     totals = np.zeros((3, 19), dtype=np.int64)
     loss_sum = weight_sum = 0.0
-    for sample in find_samples(root, "val"):
+    for sample in samples:
         label_ids = sample.label_path.with_name(f"{sample.stem}_gtFine_labelIds.png")
         scores = logits(net, reference_input(sample.image_path, HEIGHT)).asnumpy()
         small_label = reference_label(label_ids, HEIGHT)
@@ -46,7 +47,7 @@ def net(weight_files):
 @pytest.mark.parametrize("protocol", ["pytorch", "full"])
 def test_scores_match_an_independent_computation(net, data_root, protocol):
     """Batches of 3 (one partial) against one image at a time: also shows batching changes nothing."""
-    (tp, fp, fn), loss = reference_scores(net, data_root, protocol)
+    (tp, fp, fn), loss = reference_scores(net, find_samples(data_root, "val"), protocol)
     net.set_train(True)
     result = evaluate(net, data_root, "val", HEIGHT, protocol, batch_size=3)
     assert net.training, "evaluate must give the network back in the mode it came in"
@@ -66,6 +67,17 @@ def test_scores_match_an_independent_computation(net, data_root, protocol):
     assert confusion.sum() + np.sum([np.sum(reference_label(s.label_path.with_name(
         f"{s.stem}_gtFine_labelIds.png"), None if protocol == "full" else HEIGHT) == 19)
         for s in find_samples(data_root, "val")]) == native_pixels
+
+
+def test_an_all_void_image_adds_nothing_to_the_matrix_or_the_loss(net, copy_root):
+    samples = find_samples(copy_root, "val")
+    with Image.open(samples[0].label_path) as label:
+        Image.new("L", label.size, 255).save(samples[0].label_path)
+    result = evaluate(net, copy_root, "val", HEIGHT, "pytorch", batch_size=1)
+    (tp, fp, fn), loss = reference_scores(net, samples[1:], "pytorch")
+    np.testing.assert_array_equal(np.diag(result.confusion[:, :19]), tp)
+    np.testing.assert_array_equal(result.confusion.sum(1) - tp, fn)
+    assert result.mean_loss == pytest.approx(loss, rel=1e-5) and result.images == 4
 
 
 def test_the_checkpoints_upsampler_alignment_is_honoured(weight_files, data_root):
