@@ -132,7 +132,8 @@ def ops_table(sample):
     image = np.asarray(picture)
     label = Image.open(sample.label_path)
     cases = [
-        ("decode PNG", lambda: np.asarray(Image.open(sample.image_path).convert("RGB")), lambda: vision.Decode()(encoded)),
+        ("decode PNG", lambda: np.asarray(Image.open(sample.image_path).convert("RGB")),
+         lambda: vision.Decode()(encoded)),
         ("resize bilinear to 1024x512", lambda: np.asarray(picture.resize((1024, 512), Image.BILINEAR)),
          lambda: vision.Resize((512, 1024), Inter.BILINEAR)(image)),
         ("resize nearest (label) to 1024x512", lambda: np.asarray(label.resize((1024, 512), Image.NEAREST)),

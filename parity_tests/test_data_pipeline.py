@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_fixtures import copy_root, data_root, png, reference_train_ids  # noqa: F401  (fixtures)
+from data_fixtures import (as_arrays, copy_root, data_root, png, reference_pytorch,  # noqa: F401
+                           reference_train_ids)
 from erfnet.cli import main
 from erfnet.errors import UserError
-from test_data_recipes import as_arrays, reference_pytorch
 from train.data.cityscapes import find_samples
 from train.data.pipeline import make_dataset, steps_per_epoch
 from train.data.recipes import PytorchRecipe
@@ -141,3 +141,24 @@ def test_option_mistakes_are_user_errors(data_root, cache):
         make_dataset(data_root, "train", recipe="fancy", height=HEIGHT)
     with pytest.raises(UserError, match="prepare"):
         make_dataset(data_root, "train", recipe="pytorch", height=32, cache=True)
+
+
+def test_prepare_skips_bad_samples_and_a_stale_cache_is_an_error(copy_root, capsys):
+    label = sorted((copy_root / "gtFine" / "val").glob("*/*_labelTrainIds.png"))[1]
+    values = png(label).copy()
+    values[0, 0] = 99
+    Image.fromarray(values).save(label)
+    prepare = ["prepare", "--data", str(copy_root), "--height", str(HEIGHT), "--split", "val"]
+    assert main(prepare) == 2
+    assert label.name in capsys.readouterr().err
+    assert main(prepare + ["--skip-bad"]) == 0
+    options = dict(recipe="val", height=HEIGHT, batch_size=1, with_meta=True, cache=True)
+    stems = [str(b["stem"][0]) for b in rows(make_dataset(copy_root, "val", **options))[0]]
+    assert len(stems) == 3 and label.name.split("_gtFine")[0] not in stems
+    image = sorted((copy_root / "leftImg8bit" / "val").glob("*/*.png"))[0]
+    image.unlink()
+    with pytest.raises(UserError, match="cache but not the split.*prepare"):
+        make_dataset(copy_root, "val", skip_bad=True, **options)
+    with pytest.raises(UserError, match="prepared at height 64, not 32"):
+        make_dataset(copy_root, "val", recipe="val", height=32, skip_bad=True,
+                     cache=copy_root / "mindrecord" / "val_h64")

@@ -4,9 +4,10 @@ import mindspore.dataset.vision  # noqa: F401  (imported before hypothesis runs:
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
-from data_fixtures import data_root, png, reference_train_ids  # noqa: F401  (fixtures)
+from data_fixtures import (as_arrays, data_root, png, reference_pytorch, reference_train_ids,  # noqa: F401
+                           reference_zoo)
 from train.data.cityscapes import find_samples, read_sample
 from train.data.recipes import PytorchParams, PytorchRecipe, ValRecipe, ZooParams, ZooRecipe, encoder_label
 
@@ -29,38 +30,6 @@ def pictures(data_root):
         train_ids = reference_train_ids(label_ids)
         pairs.append((image, Image.fromarray(np.where(train_ids == 19, 255, train_ids).astype(np.uint8))))
     return pairs
-
-
-def as_arrays(image, label):
-    """Pillow pictures to (uint8 HWC, uint8 HW with 255 -> 19), as ToTensor/ToLabel/Relabel(255, 19)."""
-    label = np.asarray(label)
-    return np.asarray(image), np.where(label == 255, 19, label)
-
-
-def reference_pytorch(image, label, params, height):
-    """erfnet_pytorch's MyCoTransform with its label fill fixed to 255 for negative shifts too."""
-    size = (int(height * image.width / image.height), height)
-    image, label = image.resize(size, Image.BILINEAR), label.resize(size, Image.NEAREST)
-    if params.flip:
-        image, label = image.transpose(Image.FLIP_LEFT_RIGHT), label.transpose(Image.FLIP_LEFT_RIGHT)
-    shifted_image, shifted_label = Image.new("RGB", size, 0), Image.new("L", size, 255)
-    shifted_image.paste(image, (params.shift_x, params.shift_y))
-    shifted_label.paste(label, (params.shift_x, params.shift_y))
-    return shifted_image, shifted_label
-
-
-def reference_zoo(image, label, params, height):
-    size = (int(height * image.width / image.height), height)
-    image = image.filter(ImageFilter.GaussianBlur(params.blur_radius))
-    if params.crop:
-        w, h = int(image.width / params.crop_ratio), int(image.height / params.crop_ratio)
-        left = image.width - w if params.corner in (1, 3) else 0
-        top = image.height - h if params.corner in (2, 3) else 0
-        image, label = image.crop((left, top, left + w, top + h)), label.crop((left, top, left + w, top + h))
-    image, label = image.resize(size, Image.BILINEAR), label.resize(size, Image.NEAREST)
-    if params.flip:
-        image, label = ImageOps.mirror(image), ImageOps.mirror(label)
-    return image, label
 
 
 def ours(recipe, image, label, params):

@@ -1,10 +1,12 @@
 """The prepared cache: a split resized to height H once, stored in MindSpore's MindRecord format, so an
 epoch of a recipe whose first step is that resize (`pytorch`, `val`) does not decode full-size PNGs.
 
-Rows hold the sample index (position in `find_samples` order), the stem, and the resized image and label as
-raw uint8 bytes (image [H, W, 3], label [H, W] trainIds 0..19). Raw bytes cost disk (about 2 MB per sample
-at H=512) and save a PNG decode per sample and epoch.
+Rows hold the stem (rows pair with samples by stem, like everything else here) and the resized image and
+label as raw uint8 bytes (image [H, W, 3], label [H, W] trainIds 0..19). Raw bytes cost disk (about 2 MB per
+sample at H=512) and save a PNG decode per sample and epoch. Beside the MindRecord file, `stems.json` lists
+the cached stems and those left out as bad, so a cache that no longer matches its split is detected.
 """
+import json
 import math
 import os
 import shutil
@@ -19,9 +21,10 @@ from train.data.cityscapes import BadSample, find_samples, read_sample
 from train.data.recipes import ValRecipe, output_size
 
 FILE_NAME = "data.mindrecord"
-SCHEMA = {"index": {"type": "int32"}, "stem": {"type": "string"}, "height": {"type": "int32"},
-          "width": {"type": "int32"}, "image": {"type": "bytes"}, "label": {"type": "bytes"}}
-COLUMNS = ["index", "height", "width", "image", "label"]
+STEMS_NAME = "stems.json"
+SCHEMA = {"stem": {"type": "string"}, "height": {"type": "int32"}, "width": {"type": "int32"},
+          "image": {"type": "bytes"}, "label": {"type": "bytes"}}
+COLUMNS = ["stem", "height", "width", "image", "label"]
 
 
 def cache_dir(root, split, height):
@@ -29,23 +32,33 @@ def cache_dir(root, split, height):
     return Path(root) / "mindrecord" / f"{split}_h{height}"
 
 
-def cache_file(path):
-    """The MindRecord file inside a cache folder; UserError if it is missing."""
-    path = Path(path)
-    file = path / FILE_NAME if path.is_dir() else path
-    if not file.is_file() or not Path(f"{file}.db").is_file():
-        raise UserError(f"{path}: no prepared cache here (run `erfnet prepare`)")
+def open_cache(folder, samples, height):
+    """The MindRecord file of a cache folder, after checking it was prepared at `height` from exactly these
+    samples (give or take the ones `prepare --skip-bad` left out); UserError otherwise."""
+    folder = Path(folder)
+    file, stems_file = folder / FILE_NAME, folder / STEMS_NAME
+    if not (file.is_file() and Path(f"{file}.db").is_file() and stems_file.is_file()):
+        raise UserError(f"{folder}: no prepared cache here (run `erfnet prepare`)")
+    listing = json.loads(stems_file.read_text())
+    if listing["height"] != height:
+        raise UserError(f"{folder}: prepared at height {listing['height']}, not {height}")
+    current, known = {sample.stem for sample in samples}, set(listing["stems"]) | set(listing["skipped"])
+    for missing, where in ((current - known, "the split but not the cache"), (set(listing["stems"]) - current,
+                                                                             "the cache but not the split")):
+        if missing:
+            raise UserError(f"{folder}: {len(missing)} samples are in {where} (e.g. {min(missing)}); "
+                            f"run `erfnet prepare` again")
     return file
 
 
 def _resized_row(job):
-    index, sample, height = job
+    sample, height = job
     try:
         image, label = ValRecipe(height).resize(*read_sample(sample))
     except BadSample as error:
-        return index, str(error)
-    return index, {"index": index, "stem": sample.stem, "height": label.shape[0], "width": label.shape[1],
-                   "image": image.tobytes(), "label": label.tobytes()}
+        return sample.stem, str(error)
+    return sample.stem, {"stem": sample.stem, "height": label.shape[0], "width": label.shape[1],
+                         "image": image.tobytes(), "label": label.tobytes()}
 
 
 def prepare(root, split, height, out=None, workers=2, skip_bad=False, progress=None):
@@ -55,7 +68,7 @@ def prepare(root, split, height, out=None, workers=2, skip_bad=False, progress=N
     UserError naming the file, or with `skip_bad` a line on stderr and the sample left out.
     """
     from mindspore.mindrecord import FileWriter
-    samples = find_samples(root, split, skip_bad=skip_bad)
+    samples = find_samples(root, split, skip_bad=skip_bad, verify=False)
     target = Path(out) if out else cache_dir(root, split, height)
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -63,22 +76,25 @@ def prepare(root, split, height, out=None, workers=2, skip_bad=False, progress=N
         writer = FileWriter(str(building / FILE_NAME), shard_num=1, overwrite=True)
         writer.set_page_size(_page_size(samples[0], height))
         writer.add_schema(SCHEMA, "erfnet resized Cityscapes split")
-        start, written = time.perf_counter(), 0
+        start, stems, skipped = time.perf_counter(), [], []
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            jobs = ((index, sample, height) for index, sample in enumerate(samples))
-            for done, (index, row) in enumerate(pool.map(_resized_row, jobs, chunksize=4), 1):
+            jobs = ((sample, height) for sample in samples)
+            for done, (stem, row) in enumerate(pool.map(_resized_row, jobs, chunksize=4), 1):
                 if isinstance(row, str):
                     if not skip_bad:
                         raise UserError(row + " (use --skip-bad to skip such files)")
                     print(f"skipping: {row}", file=sys.stderr)
+                    skipped.append(stem)
                 else:
                     writer.write_raw_data([row])
-                    written += 1
+                    stems.append(stem)
                 if progress:
                     progress(done, len(samples), time.perf_counter() - start)
-        if not written:
+        if not stems:
             raise UserError(f"{root}: split {split!r} has no usable samples")
         writer.commit()
+        listing = {"split": split, "height": height, "stems": stems, "skipped": skipped}
+        (building / STEMS_NAME).write_text(json.dumps(listing, indent=1))
         _replace_folder(building, target)
     finally:
         shutil.rmtree(building, ignore_errors=True)

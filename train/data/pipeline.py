@@ -35,25 +35,29 @@ def steps_per_epoch(num_samples, batch_size, num_shards=1, drop_remainder=True):
 
 
 class _DrawParams:
-    """Map (index) -> (index, params): draws recipe parameters in row order from one seeded generator."""
+    """Map (key) -> (key, params): draws recipe parameters in row order from one seeded generator."""
 
     def __init__(self, recipe, seed, shard_id):
         self.recipe = recipe
         self.rng = np.random.default_rng([seed, shard_id])
 
-    def __call__(self, index):
-        return index, self.recipe.draw(self.rng).to_vector()
+    def __call__(self, key):
+        return key, self.recipe.draw(self.rng).to_vector()
 
 
 class _Augment:
-    """Map (index, params[, cached columns]) -> (image uint8 HWC, label uint8 HW[, meta columns])."""
+    """Map (key, params[, cached columns]) -> (image uint8 HWC, label uint8 HW[, meta columns]).
+
+    The key is the sample's index in `samples`, or its stem for cache rows."""
 
     def __init__(self, samples, recipe, encoder_height, with_meta, cached):
         self.samples, self.recipe = samples, recipe
+        self.positions = {sample.stem: index for index, sample in enumerate(samples)}
         self.encoder_height, self.with_meta, self.cached = encoder_height, with_meta, cached
 
-    def __call__(self, index, params, *cached_columns):
-        sample = self.samples[int(index)]
+    def __call__(self, key, params, *cached_columns):
+        index = self.positions[str(key)] if self.cached else int(key)
+        sample = self.samples[index]
         params = self.recipe.params_type.from_vector(params)
         if self.cached:
             height, width, image_bytes, label_bytes = cached_columns
@@ -104,10 +108,13 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
     crop_ratio (zoo): float r or (low, high); recipe_options: flip_p, max_shift (pytorch), crop_p, flip_p,
     max_blur (zoo). cache: a folder written by `erfnet prepare` at the same height (pytorch and val only),
-    or True for its default place. python_multiprocessing: worker processes instead of threads (threads
-    measured faster here: Pillow, numpy and MindSpore's C++ ops release the GIL). Without skip_bad only PNG headers are checked up front and a bad file
-    stops the pipeline when it is read, with a message naming it; skip_bad checks every file first (reads
-    all PNGs and decodes the labels once) and leaves unusable samples out.
+    or True for its default place; its rows pair with samples by stem, and a cache that does not match the
+    split (samples added or removed since `erfnet prepare`) is a UserError.
+    python_multiprocessing: worker processes instead of threads (threads measured faster here: Pillow, numpy
+    and MindSpore's C++ ops release the GIL).
+    skip_bad: without it only PNG headers are checked up front and a bad file stops the pipeline when it is
+    read, with a message naming it; with it every file is checked first (reads all PNGs and decodes the
+    labels once) and unusable samples are left out.
     """
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as transforms
@@ -117,27 +124,27 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     recipe_object = _recipe(recipe, height, crop_ratio, recipe_options)
     if not 0 <= shard_id < num_shards:
         raise UserError(f"shard_id {shard_id} is not in 0..{num_shards - 1}")
-    samples = find_samples(root, split, skip_bad=skip_bad, verify=skip_bad, decode_labels=skip_bad)
+    if cache is not None and not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):
+        raise UserError(f"the {recipe} recipe crops before resizing, so it cannot use a resized cache")
+    check_files = skip_bad and cache is None
+    samples = find_samples(root, split, skip_bad=skip_bad, verify=check_files, decode_labels=check_files)
     ds.config.set_seed(seed)
     if cache is not None:
-        if not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):
-            raise UserError(f"the {recipe} recipe crops before resizing, so it cannot use a resized cache")
-        file = cache_module.cache_file(cache_module.cache_dir(root, split, height) if cache is True else cache)
+        folder = cache_module.cache_dir(root, split, height) if cache is True else cache
+        file = cache_module.open_cache(folder, samples, height)
         data = ds.MindDataset(str(file), columns_list=cache_module.COLUMNS, shuffle=shuffle,
                               num_shards=num_shards, shard_id=shard_id)
-        if data.get_dataset_size() * num_shards < len(samples):
-            raise UserError(f"{file}: holds fewer samples than {root} split {split!r}; run `erfnet prepare` again")
-        extra = cache_module.COLUMNS[1:]
+        key, extra = cache_module.COLUMNS[0], cache_module.COLUMNS[1:]
     else:
         data = ds.GeneratorDataset(_Indices(len(samples)), ["index"], shuffle=shuffle, num_shards=num_shards,
                                    shard_id=shard_id)
-        extra = []
-    data = data.map(_DrawParams(recipe_object, seed, shard_id), input_columns=["index"],
-                    output_columns=["index", "params"], num_parallel_workers=1, python_multiprocessing=False)
+        key, extra = "index", []
+    data = data.map(_DrawParams(recipe_object, seed, shard_id), input_columns=[key],
+                    output_columns=[key, "params"], num_parallel_workers=1, python_multiprocessing=False)
     out_columns = ["image", "label"] + (META_COLUMNS if with_meta else [])
     data = data.map(_Augment(samples, recipe_object, height if encoder_labels else None, with_meta,
                              cached=cache is not None),
-                    input_columns=["index", "params"] + extra, output_columns=out_columns,
+                    input_columns=[key, "params"] + extra, output_columns=out_columns,
                     num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
     data = data.project(out_columns)
     data = data.map(vision.ToTensor(), input_columns=["image"], num_parallel_workers=num_workers)
