@@ -65,3 +65,26 @@ def test_the_same_seed_writes_the_same_files(tmp_path):
 def test_bad_options_are_one_line_errors(tmp_path, capsys):
     assert main(["make-data", str(tmp_path / "x"), "--width", "15"]) == 2
     assert "--width" in capsys.readouterr().err
+
+
+def pixels(root, split):
+    colours, classes = [], []
+    for image in image_files(root, split):
+        ids = png(str(image).replace("leftImg8bit/", "gtFine/", 1).replace("_leftImg8bit", "_gtFine_labelIds"))
+        colours.append(png(image).reshape(-1, 3).astype(float))
+        classes.append(reference_train_ids(ids).ravel())
+    return np.concatenate(colours), np.concatenate(classes)
+
+
+def test_scenes_are_learnable_from_colour_alone(data_root):
+    """A nearest-mean-colour classifier fitted on train reaches a high val mIoU (0.94 on 32/8 scenes), so a
+    small ERFNet, which also sees shapes and context, can learn the classes in minutes."""
+    colours, classes = pixels(data_root, "train")
+    means = np.stack([colours[classes == c].mean(0) if (classes == c).any() else np.full(3, 1e6) for c in range(19)])
+    val_colours, truth = pixels(data_root, "val")
+    predicted = np.argmin(((val_colours[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    ious = []
+    for c in np.unique(truth[truth < 19]):
+        union = ((predicted == c) | (truth == c)) & (truth < 19)
+        ious.append(((predicted == c) & (truth == c)).sum() / union.sum())
+    assert len(ious) >= 12 and np.mean(ious) > 0.8
