@@ -1,0 +1,175 @@
+"""The converter: every accepted format, bit-exact round trips, and one clear error (exit 2, no output file)
+for every bad file."""
+import pickle
+
+import mindspore as ms
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from convert import convert_file, read_weights
+from erfnet.cli import main
+from torch_ref import Net
+from weight_files import save_upstream, upstream_state_dict
+
+
+def float_items(state):
+    return {key: value for key, value in state.items() if not key.endswith("num_batches_tracked")}
+
+
+@given(num_classes=st.integers(2, 40), seed=st.integers(0, 2**16))
+def test_torch_to_ms_to_torch_is_bit_exact(tmp_path_factory, num_classes, seed):
+    folder = tmp_path_factory.mktemp("round")
+    original = save_upstream(folder / "net.pth", num_classes, seed)
+    convert_file(folder / "net.pth", folder / "net.ckpt")
+    convert_file(folder / "net.ckpt", folder / "back.pth")
+    back = torch.load(folder / "back.pth", weights_only=True)
+    assert list(back) == list(original)
+    for key, value in float_items(original).items():
+        assert torch.equal(back[key], value), key
+    assert all(int(back[key]) == 0 for key in back if key.endswith("num_batches_tracked"))
+
+
+def test_ms_checkpoint_holds_mindspore_names_and_exact_values(tmp_path):
+    original = save_upstream(tmp_path / "net.pth", seed=3)
+    convert_file(tmp_path / "net.pth", tmp_path / "net.ckpt")
+    params = ms.load_checkpoint(str(tmp_path / "net.ckpt"))
+    pairs = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+    bn = "encoder.layers.7.bn2"
+    for ms_leaf, torch_leaf in pairs.items():
+        np.testing.assert_array_equal(params[f"{bn}.{ms_leaf}"].asnumpy(),
+                                      original[f"module.{bn}.{torch_leaf}"].numpy())
+    assert params["upsample_align"] == "torch"
+    assert len([key for key in params if key != "upsample_align"]) == 345 - 39
+
+
+def test_converted_file_loads_strictly_into_the_reference_net_both_ways(tmp_path):
+    save_upstream(tmp_path / "net.pth", seed=5)
+    convert_file(tmp_path / "net.pth", tmp_path / "net.ckpt")
+    convert_file(tmp_path / "net.ckpt", tmp_path / "plain.pth", torch_prefix="")
+    Net(20).load_state_dict(torch.load(tmp_path / "plain.pth", weights_only=True), strict=True)
+    wrapped = torch.nn.DataParallel(Net(20))
+    convert_file(tmp_path / "net.ckpt", tmp_path / "prefixed.pth")
+    wrapped.load_state_dict(torch.load(tmp_path / "prefixed.pth", weights_only=True), strict=True)
+
+
+def test_training_checkpoint_wrapper_is_unwrapped_with_a_note(tmp_path):
+    save_upstream(tmp_path / "checkpoint.pth.tar", wrap=lambda state: {
+        "epoch": 12, "arch": "erfnet", "state_dict": state, "best_acc": 0.5,
+        "optimizer": {"state": {}, "param_groups": [{"lr": 5e-4}]}})
+    weights = convert_file(tmp_path / "checkpoint.pth.tar", tmp_path / "net.ckpt")
+    assert weights.parts == ("encoder", "encoder head", "decoder")
+    assert any("training checkpoint" in note and "optimizer" in note for note in weights.notes)
+
+
+def test_keys_without_module_prefix_and_class_count_from_the_weights(tmp_path):
+    torch.save(Net(7).state_dict(), tmp_path / "seven.pth")
+    weights = read_weights(tmp_path / "seven.pth")
+    assert weights.num_classes == 7 and not any("module." in note for note in weights.notes)
+
+
+def test_encoder_only_checkpoint_becomes_an_encoder_only_ckpt(tmp_path, capsys):
+    state = {key: value for key, value in upstream_state_dict().items() if key.startswith("module.encoder.")}
+    torch.save(state, tmp_path / "encoder.pth")
+    assert main(["convert", str(tmp_path / "encoder.pth"), str(tmp_path / "encoder.ckpt")]) == 0
+    assert "encoder only" in capsys.readouterr().out
+    names = set(ms.load_checkpoint(str(tmp_path / "encoder.ckpt")))
+    assert "encoder.output_conv.weight" in names and not any(name.startswith("decoder.") for name in names)
+
+
+def test_imagenet_pretrained_encoder_drops_its_classifier(tmp_path, capsys):
+    backbone = {key.replace("module.encoder.", "module.features.encoder."): value
+                for key, value in upstream_state_dict().items()
+                if key.startswith("module.encoder.") and ".output_conv." not in key}
+    backbone["module.classifier.linear.weight"] = torch.zeros(1000, 128)
+    backbone["module.classifier.linear.bias"] = torch.zeros(1000)
+    torch.save({"epoch": 90, "state_dict": backbone}, tmp_path / "erfnet_encoder_pretrained.pth.tar")
+    assert main(["convert", str(tmp_path / "erfnet_encoder_pretrained.pth.tar"), str(tmp_path / "enc.ckpt")]) == 0
+    out = capsys.readouterr().out
+    assert "ImageNet" in out and "classifier" in out and "no encoder head" in out
+    names = set(ms.load_checkpoint(str(tmp_path / "enc.ckpt"))) - {"upsample_align"}
+    assert names == {name for name in names if name.startswith(("encoder.initial_block", "encoder.layers"))}
+    backbone_keys = [key for key in Net(20).state_dict() if key.startswith(("encoder.initial_block", "encoder.layers"))
+                     and not key.endswith("num_batches_tracked")]
+    assert len(names) == len(backbone_keys) == 226
+
+
+def test_ms_checkpoint_with_optimizer_state_is_read_ignoring_it(tmp_path):
+    save_upstream(tmp_path / "net.pth")
+    convert_file(tmp_path / "net.pth", tmp_path / "net.ckpt")
+    entries = [{"name": name, "data": value} for name, value in ms.load_checkpoint(str(tmp_path / "net.ckpt")).items()
+               if name != "upsample_align"]
+    entries += [{"name": "moment1." + entry["name"], "data": entry["data"]} for entry in entries[:5]]
+    entries += [{"name": "beta1_power", "data": ms.Tensor(0.9, ms.float32)},
+                {"name": "learning_rate", "data": ms.Tensor(5e-4, ms.float32)},
+                {"name": "global_step", "data": ms.Tensor([7], ms.int32)}]
+    ms.save_checkpoint(entries, str(tmp_path / "train.ckpt"))
+    weights = convert_file(tmp_path / "train.ckpt", tmp_path / "back.pth")
+    assert any("ignored 8 optimizer entries" in note for note in weights.notes)
+
+
+def bad_file_cases(tmp_path):
+    state = upstream_state_dict()
+    cases = {}
+    partial = {k: v for k, v in state.items() if k != "module.decoder.layers.2.bn2.running_var"}
+    cases["incomplete.pth"] = (partial, "decoder is incomplete; missing decoder.layers.2.bn2.running_var")
+    extra = dict(state, **{"module.encoder.layers.15.conv.weight": torch.zeros(1)})
+    cases["unknown.pth"] = (extra, "not ERFNet parameters: encoder.layers.15.conv.weight")
+    wrong = dict(state, **{"module.encoder.layers.3.conv3x1_1.weight": torch.zeros(64, 64, 1, 3)})
+    cases["shape.pth"] = (wrong, "encoder.layers.3.conv3x1_1.weight (64, 64, 1, 3) (expected (64, 64, 3, 1))")
+    heads = dict(state, **{"module.encoder.output_conv.weight": torch.zeros(19, 128, 1, 1),
+                           "module.encoder.output_conv.bias": torch.zeros(19)})
+    cases["heads.pth"] = (heads, "encoder.output_conv.weight (19, 128, 1, 1) (expected (20, 128, 1, 1))")
+    cases["list.pth"] = ([1, 2, 3], "expected a state_dict")
+    cases["strings.pth"] = ({"a": "b"}, "not tensors: a")
+    cases["decoder_only.pth"] = ({k: v for k, v in state.items() if ".decoder." in k}, "encoder's weights are missing")
+    cases["other_net.pth"] = ({"fc.weight": torch.zeros(3)}, "holds no ERFNet weights")
+    for name, (content, _) in cases.items():
+        torch.save(content, tmp_path / name)
+    return {name: message for name, (_, message) in cases.items()}
+
+
+def test_each_bad_torch_file_gets_one_line_exit_2_and_no_output(tmp_path, capsys):
+    for name, message in bad_file_cases(tmp_path).items():
+        target = tmp_path / (name + ".ckpt")
+        assert main(["convert", str(tmp_path / name), str(target)]) == 2, name
+        error = capsys.readouterr().err
+        assert message in error and str(tmp_path / name) in error, (name, error)
+        assert error.count("\n") == 1 and "Traceback" not in error
+        assert not target.exists() and not list(tmp_path.glob(f".{target.name}*"))
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (exec, ("open(__import__('os').environ['ERFNET_PWNED'], 'w').write('ran')",))
+
+
+def test_a_pickle_carrying_code_is_refused_and_nothing_runs(tmp_path, capsys, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("ERFNET_PWNED", str(marker))
+    torch.save({"module.encoder.initial_block.conv.weight": RunsCode()}, tmp_path / "evil.pth")
+    assert main(["convert", str(tmp_path / "evil.pth"), str(tmp_path / "evil.ckpt")]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "evil.ckpt").exists()
+
+
+def test_truncated_and_foreign_files_are_named(tmp_path, capsys):
+    save_upstream(tmp_path / "net.pth")
+    data = (tmp_path / "net.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.ckpt").write_text("not a checkpoint")
+    (tmp_path / "raw.pt").write_bytes(pickle.dumps({"a": 1}))
+    for source, target in (("cut.pth", "x.ckpt"), ("text.ckpt", "x.pth"), ("raw.pt", "y.ckpt"),
+                           ("missing.pth", "z.ckpt"), ("net.pth", "net.onnx")):
+        assert main(["convert", str(tmp_path / source), str(tmp_path / target)]) == 2, source
+        error = capsys.readouterr().err
+        assert error.startswith("erfnet convert: error: ") and "Traceback" not in error, error
+        assert not (tmp_path / target).exists()
+
+
+def test_a_failed_conversion_leaves_an_existing_target_untouched(tmp_path):
+    (tmp_path / "target.ckpt").write_bytes(b"previous")
+    torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "bad.pth")
+    assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "target.ckpt")]) == 2
+    assert (tmp_path / "target.ckpt").read_bytes() == b"previous"
