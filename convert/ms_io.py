@@ -54,7 +54,8 @@ def ms_parameters(weights):
 def write_ms_weights(weights, path, zoo_names=False):
     """This project's checkpoint, or with `zoo_names` the model zoo's (zoo-aligned weights only)."""
     if zoo_names and weights.upsample_align != ZOO_ALIGN:
-        raise ValueError(f"zoo names need zoo-aligned weights, these are {weights.upsample_align}-aligned")
+        raise UserError(f"{path}: the model zoo's names need zoo-aligned weights; these are "
+                        f"{weights.upsample_align}-aligned (convert them with --realign)")
     arrays = zoo_arrays(weights) if zoo_names else weights.arrays
     records = [{"name": name, "data": ms.Tensor(np.array(array, dtype=np.float32))} for name, array in arrays.items()]
     metadata = None if zoo_names else {ALIGN_KEY: weights.upsample_align}

@@ -9,13 +9,14 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from convert import convert_file, read_weights
+from convert import convert_file, read_weights, write_weights
 from convert.ms_io import ALIGN_KEY, ms_parameters
 from convert.parity import NO_DROPOUT, NetworkPair, compare_forward
 from convert.realign import OUTPUT_SHIFT, measure_alignment_change
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
 from erfnet.cli import main
+from erfnet.errors import UserError
 from ms_erfnet import ERFNet
 from test_zoo_style_net import ZooEncoderPred, ZooERFNet, randomized, zoo_output
 from torch_ref import Net
@@ -187,3 +188,13 @@ def test_realign_into_this_projects_checkpoint_records_the_torch_alignment(zoo_f
     assert main(["convert", str(zoo_full[1]), str(tmp_path / "torch_aligned.ckpt"), "--realign"]) == 0
     assert "realigned from zoo to torch" in capsys.readouterr().out
     assert ms.load_checkpoint(str(tmp_path / "torch_aligned.ckpt"))[ALIGN_KEY] == "torch"
+
+
+def test_writing_weights_for_the_wrong_alignment_directly_is_refused(zoo_full, tmp_path):
+    weights = read_weights(zoo_full[1])
+    with pytest.raises(UserError, match="torch-aligned weights only"):
+        write_weights(weights, tmp_path / "net.pth")
+    weights.upsample_align = "torch"
+    with pytest.raises(UserError, match="need zoo-aligned weights"):
+        write_weights(weights, tmp_path / "zoo.ckpt", zoo_names=True)
+    assert not list(tmp_path.iterdir())
