@@ -1,0 +1,84 @@
+"""Training configs: the shipped files load; a bad field is an error naming it before anything trains;
+--set overrides apply; the resolved config reads back to the same configuration."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from erfnet.cli import main
+from erfnet.errors import UserError
+from train.config import parse_config, read_config, resolved_yaml
+from train.run import parse_stage_selection
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_the_four_stage_recipe_is_the_seeds_table():
+    config = read_config(CONFIGS / "cityscapes_4stage.yaml")
+    table = [(s.network, s.first_epoch, s.last_epoch, s.dropout["enc128"], s.crop_ratio, s.init) for s in config.stages]
+    assert table == [("encoder", 1, 65, 0.3, 1.2, "scratch"), ("encoder", 66, 150, 0.3, (1.0, 1.3), "previous"),
+                     ("full", 1, 65, 0.2, (1.0, 1.3), "previous_encoder"), ("full", 66, 150, 0.3, (1.0, 1.3), "previous")]
+    assert {s.dropout["enc64"] for s in config.stages} == {0.03} and {s.dropout["decoder"] for s in config.stages} == {0}
+    assert {s.recipe for s in config.stages} == {"zoo"} and config.poly_epochs == 150
+
+
+def test_erfnet_pytorch_recipe_and_its_imagenet_variant():
+    config = read_config(CONFIGS / "erfnet_pytorch.yaml")
+    assert [(s.network, s.first_epoch, s.last_epoch, s.recipe) for s in config.stages] == [
+        ("encoder", 1, 150, "pytorch"), ("full", 1, 150, "pytorch")]
+    assert (config.lr0, config.batch_size) == (5e-4, 6)
+    with pytest.raises(UserError, match=r"stages\.1\.init\.file: erfnet_encoder_pretrained\.pth\.tar: no such file"):
+        read_config(CONFIGS / "erfnet_pytorch_imagenet.yaml")
+
+
+def smoke_raw():
+    return yaml.safe_load((CONFIGS / "smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda raw: raw.update(learning_rate=1.0), r"config field learning_rate: unknown key"),
+    (lambda raw: raw["stages"][2].update(epochs="66-150"), r"stages\.2\.epochs: must be \[first, last\]"),
+    (lambda raw: raw.update(batch_size=2.5), r"batch_size: must be an integer"),
+    (lambda raw: raw["stages"][2].update(epochs=[2, 4]), r"stages\.2\.epochs: \[2, 4\] overlaps stage 1"),
+    (lambda raw: raw["stages"][3].update(init={"file": "/no/such.pth"}), r"stages\.3\.init\.file: /no/such\.pth"),
+    (lambda raw: raw["stages"][1]["dropout"].update(enc128=1.0), r"stages\.1\.dropout\.enc128: must be < 1"),
+    (lambda raw: raw["stages"][1]["augmentation"].update(recipe="pytorch"),
+     r"stages\.1\.augmentation\.crop_ratio: is a parameter of the zoo recipe"),
+    (lambda raw: raw.update(height=30), r"height: must be a multiple of 8"),
+    (lambda raw: raw["stages"][4].update(init="previous_encoder", network="encoder"),
+     r"stages\.4\.epochs: \[3, 4\] overlaps stage 2"),
+    (lambda raw: raw["stages"][3].update(init="previous"), r"stages\.3\.init: previous: stage 2 trains the encoder"),
+])
+def test_a_bad_field_is_named(change, message):
+    raw = smoke_raw()
+    change(raw)
+    with pytest.raises(UserError, match=message):
+        parse_config(raw)
+
+
+def test_cli_reports_config_errors_in_one_line_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--config", str(CONFIGS / "smoke.yaml"), "--data", str(tmp_path), "--out", str(out),
+                 "--set", "stages.2.epochs=[3,9]"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "stages.2.epochs: 9 is outside 3..4" in error
+    assert not out.exists()
+
+
+def test_overrides_and_resolved_config_round_trip():
+    config = read_config(CONFIGS / "smoke.yaml", ["stages.2.epochs=[3,3]", "lr0=1e-3", "validation.every=2"])
+    assert (config.stage(2).first_epoch, config.stage(2).last_epoch, config.lr0, config.validate_every) == (3, 3, 1e-3, 2)
+    again = parse_config(yaml.safe_load(resolved_yaml(config)))
+    assert again.stages == config.stages and again.lr0 == config.lr0 and again.val_height == config.val_height
+    with pytest.raises(UserError, match=r"config field stages\.7: --set"):
+        read_config(CONFIGS / "smoke.yaml", ["stages.7.epochs=[1,2]"])
+
+
+def test_stage_selection():
+    config = read_config(CONFIGS / "smoke.yaml")
+    assert parse_stage_selection("3-4", config) == [3, 4] and parse_stage_selection(None, config) == [1, 2, 3, 4]
+    assert parse_stage_selection("2", config) == [2]
+    for bad in ("5", "3-1", "x"):
+        with pytest.raises(UserError, match="--stages"):
+            parse_stage_selection(bad, config)
