@@ -1,10 +1,14 @@
 """The model zoo's names against the zoo-style network written from the published facts: every parameter
 maps both ways, detection takes zoo files and refuses mixtures."""
+import copy
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from convert.zoo import from_zoo_name, to_zoo_name, translate_zoo_names
+from erfnet import spec
 from erfnet.errors import UserError
 from ms_erfnet import ERFNet
 from test_zoo_style_net import ZooEncoderPred, ZooERFNet
@@ -64,3 +68,15 @@ def test_zoo_names_translate_with_a_note(zoo_names):
     translated, zoo = translate_zoo_names(arrays, "zoo.ckpt", notes)
     assert zoo and "model zoo" in notes[0]
     assert {name: int(a[0]) for name, a in translated.items()} == {from_zoo_name(n): i for i, n in enumerate(zoo_names)}
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda table: table["decoder"]["layers"][3].pop("zoo"), "no `zoo` name for decoder.layers.3"),
+    (lambda table: table["encoder"]["layers"][2].update(zoo="encoder.bottleneck1"),
+     "`zoo` names used twice: encoder.bottleneck1")])
+def test_the_layer_tables_zoo_fields_are_checked(monkeypatch, damage, message):
+    table = copy.deepcopy(spec._data("layers.yaml"))
+    damage(table)
+    monkeypatch.setattr(spec, "_data", lambda name: table)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        spec.zoo_module_names.__wrapped__()
