@@ -82,7 +82,7 @@ def test_zoo_recipe_without_blur_is_bit_exact(pictures, crop, ratio, corner, fli
     assert zoo_difference(pictures, ZooParams(0.0, crop, ratio, corner, flip)) == (0, 0)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(st.floats(0.05, 0.999), st.booleans(), st.floats(1.0, 1.29), st.integers(0, 3), st.booleans())
 def test_zoo_recipe_with_blur_is_within_the_measured_tolerance(pictures, radius, crop, ratio, corner, flip):
     mean, worst = zoo_difference(pictures, ZooParams(radius, crop, ratio, corner, flip))

@@ -56,8 +56,8 @@ def _open_checked(path, verify):
 
 
 def read_image(path):
-    """The image as uint8 [H, W, 3] RGB, decoded by MindSpore's C++ Decode (the same pixels as Pillow for
-    PNG, about 20% faster); BadSample names the file if it cannot be decoded."""
+    """The image as uint8 [H, W, 3] RGB, decoded by MindSpore's C++ Decode (for PNG the same pixels as
+    Pillow, at the same speed); BadSample names the file if it cannot be decoded."""
     import mindspore.dataset.vision as vision
     try:
         return vision.Decode()(np.fromfile(path, dtype=np.uint8))
