@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "demo": ("erfnet.demo", "run the end-to-end demonstration on random weights and generated data"),
     "make-data": ("train.data.make_data", "write generated street scenes in the Cityscapes layout (for tests and demos)"),
     "prepare": ("train.data.prepare", "resize a Cityscapes split once into a MindRecord cache for fast epochs"),
+    "train": ("train.cli", "train ERFNet in stages from a YAML config, on one device or N through msrun"),
     "eval": ("eval.cli", "score weights on a Cityscapes split: per-class IoU, mIoU, weighted loss, images/s"),
     "infer": ("eval.infer_cli", "predict images and write colour, overlay, trainId and labelId pictures"),
     "export": ("eval.export_cli", "write a verified MINDIR or ONNX model for deployment"),

@@ -1,0 +1,64 @@
+"""`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun)."""
+import random
+import sys
+from pathlib import Path
+
+from erfnet.errors import UserError
+from train.devices import DEVICE_TARGETS, Devices, in_msrun_worker, init_data_parallel, launch_workers, select_device
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", type=Path, required=True,
+                        help="training config (YAML), e.g. configs/cityscapes_4stage.yaml or configs/smoke.yaml")
+    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
+                             "metrics.jsonl")
+    parser.add_argument("--stages", default=None, help="stages to run, N or N-M (default: all, in order)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                        help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
+                             "of the previous stage's final weights in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
+    parser.add_argument("--device", default="auto", choices=DEVICE_TARGETS,
+                        help="device target; auto: Ascend if present, else CPU")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="data-parallel workers launched through msrun (8 for one 8-card Ascend server)")
+    parser.add_argument("--master-port", type=int, default=None,
+                        help="msrun scheduler port with --devices > 1 (default: a free-looking port in 20000-40000)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args):
+    if args.devices < 1:
+        raise UserError(f"--devices {args.devices}: must be at least 1")
+    if args.devices > 1 and not in_msrun_worker():
+        return launch(args)
+    from train.run import train_from_config
+    select_device(args.device)
+    devices = init_data_parallel() if in_msrun_worker() else Devices()
+    results = train_from_config(args.config, args.data, args.out, overrides=args.overrides, stages=args.stages,
+                                init=args.init, resume=args.resume, devices=devices, quiet=args.quiet)
+    if devices.is_writer:
+        for result in results:
+            print(f"stage {result.stage}: val mIoU {result.last_miou:.4f} (best {result.best_miou:.4f})")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def launch(args):
+    """Check the config here (errors before any worker starts), then run this command under msrun."""
+    from train.config import read_config
+    read_config(args.config, args.overrides)
+    port = args.master_port or random.randint(20000, 40000)
+    log_dir = args.out / "msrun_logs"
+    argv = ["train", *sys.argv[sys.argv.index("train") + 1:]] if "train" in sys.argv else None
+    if argv is None:
+        raise UserError("--devices > 1 must be run from the erfnet command line")
+    print(f"launching {args.devices} workers through msrun (logs in {log_dir})", flush=True)
+    code = launch_workers(args.devices, argv, log_dir, port)
+    if code != 0:
+        raise UserError(f"msrun exited with code {code}; see {log_dir}/worker_*.log")
+    return 0

@@ -1,0 +1,73 @@
+"""Where training runs: the device target, and data parallelism across `msrun` workers.
+
+`--devices N` with N > 1 relaunches the same command through msrun (MindSpore's launcher: HCCL on Ascend,
+its own collectives on the CPU) with N local workers; each worker calls `mindspore.communication.init()`
+and sets DATA_PARALLEL with gradient mean. Workers see MS_ROLE=MS_WORKER in their environment.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from erfnet.errors import UserError
+
+DEVICE_TARGETS = ("auto", "Ascend", "GPU", "CPU")
+
+
+@dataclass(frozen=True)
+class Devices:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def data_parallel(self):
+        return self.size > 1
+
+    @property
+    def is_writer(self):
+        return self.rank == 0
+
+
+def in_msrun_worker():
+    return os.environ.get("MS_ROLE") == "MS_WORKER"
+
+
+def select_device(target):
+    """Set MindSpore's device target and PyNative mode; "auto" picks Ascend when present, else the CPU."""
+    import mindspore as ms
+    if target not in DEVICE_TARGETS:
+        raise UserError(f"--device {target!r}: choose one of {', '.join(DEVICE_TARGETS)}")
+    if target == "auto":
+        target = "Ascend" if ms.hal.is_available("Ascend") else "CPU"
+    elif target != "CPU" and not ms.hal.is_available(target):
+        raise UserError(f"--device {target}: MindSpore finds no {target} device on this machine")
+    ms.set_device(target)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    return target
+
+
+def init_data_parallel():
+    """Join the msrun job: returns this worker's Devices."""
+    import mindspore as ms
+    from mindspore.communication import get_group_size, get_rank, init
+    init()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True)
+    return Devices(rank=get_rank(), size=get_group_size())
+
+
+def msrun_command(devices, argv, log_dir, master_port):
+    """msrun running `python -m erfnet.cli <argv>` on `devices` local workers."""
+    msrun = shutil.which("msrun", path=str(Path(sys.executable).parent)) or shutil.which("msrun")
+    if msrun is None:
+        raise UserError("--devices needs MindSpore's msrun launcher, which is not on PATH")
+    return [msrun, f"--worker_num={devices}", f"--local_worker_num={devices}", f"--master_port={master_port}",
+            f"--log_dir={log_dir}", "--join=True", "python", "-m", "erfnet.cli", *argv]
+
+
+def launch_workers(devices, argv, log_dir, master_port):
+    """Run the msrun job to its end; the workers' logs go to `log_dir`. Returns msrun's exit code."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(msrun_command(devices, argv, log_dir, master_port), env=env, check=False).returncode

@@ -1,0 +1,26 @@
+"""Validation during training: `eval.evaluate` (the metric and pipeline of `erfnet eval`, pytorch protocol).
+
+Encoder stages are scored through `EncoderPrediction`: the encoder's 1/8 logits upsampled bilinearly to the
+input size, so every stage is measured on the same full-resolution labels.
+"""
+import mindspore.nn as nn
+import mindspore.ops as ops
+
+from eval.evaluate import evaluate
+
+
+class EncoderPrediction(nn.Cell):
+    def __init__(self, net):
+        super().__init__(auto_prefix=False)  # the wrapped network keeps its parameter names
+        self.net, self.num_classes = net, net.num_classes
+
+    def construct(self, x):
+        scores = self.net(x, True)
+        return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
+
+
+def validate(net, network, data_root, height, batch_size, num_workers):
+    """(val mIoU, val loss) of `net` on the val split."""
+    scored = EncoderPrediction(net) if network == "encoder" else net
+    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers)
+    return float(result.mean_iou), float(result.mean_loss)
