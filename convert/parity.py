@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from convert.ms_io import ms_parameters
 from convert.names import DECODER, ENCODER_HEAD, torch_name
+from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
 from erfnet.spec import class_weights
 from ms_erfnet import ERFNet
@@ -83,7 +84,7 @@ def network_pair(weights):
     """torch_ref.Net and ms_erfnet.ERFNet holding `weights`, dropout off on both sides (train-mode
     comparisons need identical computations; dropout masks are compared separately in the tests)."""
     num_classes = weights.num_classes or 20
-    reference = Net(num_classes)
+    reference = align_reference(Net(num_classes), weights.upsample_align)
     reference.load_state_dict(torch_state_dict(weights, prefix=""), strict=False)
     for module in reference.modules():
         if isinstance(module, torch.nn.Dropout2d):
@@ -207,12 +208,29 @@ def compare_backward(pair, image, seed=0):
             scale = block_scale if is_bias_before_batchnorm(parameter.name) else None
             rows.append(row(parameter.name, gradient.asnumpy(), expected, GRADIENT_TOLERANCE, scale, comparable))
         buffers = dict(reference_block.named_buffers())
-        statistics += [row(p.name, p.asnumpy(), buffers[torch_name(p.name[len(name) + 1:])].numpy(),
-                           FORWARD_TOLERANCE)
-                       for p in our_block.get_parameters() if p.name.endswith(("moving_mean", "moving_variance"))]
+        statistics += running_statistics_rows(our_block, buffers, name)
         if name != HEAD:
             current = next_input(reference_block, current, y, block_input)
     return rows, statistics
+
+
+def running_statistics_rows(our_block, reference_buffers, block_name):
+    """Running mean and variance of each BatchNorm in the block. A mean's error is measured against the
+    activations' spread (the square root of the running variance) when that exceeds the mean itself: BN
+    subtracts the mean from values of that spread, and a batch mean near 0 of values far from 0 has no
+    float32 digits to spare relative to its own size."""
+    rows = []
+    for parameter in our_block.get_parameters():
+        local = parameter.name[len(block_name) + 1:]
+        if not local.endswith(("moving_mean", "moving_variance")):
+            continue
+        expected = reference_buffers[torch_name(local)].numpy()
+        scale = None
+        if local.endswith("moving_mean"):
+            spread = np.sqrt(reference_buffers[torch_name(local.replace("moving_mean", "moving_variance"))].numpy())
+            scale = max(float(np.abs(expected).max()), float(spread.max()))
+        rows.append(row(parameter.name, parameter.asnumpy(), expected, FORWARD_TOLERANCE, scale))
+    return rows
 
 
 def next_input(reference_block, current, output, block_input):

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from convert import convert_file, read_weights, write_weights
 from convert.ms_io import ALIGN_KEY, ms_parameters
-from convert.parity import NO_DROPOUT, NetworkPair, compare_forward
+from convert.parity import NO_DROPOUT, compare_backward, compare_forward, network_pair
 from convert.realign import OUTPUT_SHIFT, measure_alignment_change
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
@@ -102,11 +102,15 @@ def test_torch_reference_with_zoo_alignment_gives_the_zoo_networks_output(zoo_fu
     assert relative(torch_output(torch_network(weights, "torch"), IMAGE), expected) > 0.1
 
 
-def test_zoo_alignment_passes_the_layer_by_layer_comparison(zoo_full):
-    weights = read_weights(zoo_full[1])
-    pair = NetworkPair(torch_network(weights, "zoo"), ms_network(weights), weights.parts)
-    rows = compare_forward(pair, IMAGE[:1], train=False)
-    assert [r.name for r in rows if r.name.startswith("decoder.layers.")] == [f"decoder.layers.{i}" for i in range(6)]
+def test_zoo_checkpoint_passes_the_layer_by_layer_comparison(zoo_full):
+    pair = network_pair(read_weights(zoo_full[1]))
+    image = IMAGE[:, :, :32, :64]
+    rows = compare_forward(pair, image, train=False) + compare_forward(pair, image, train=True)
+    gradients, statistics = compare_backward(pair, image)
+    rows += gradients + statistics
+    upsamplers = [r for r in rows if r.name.startswith(("decoder.layers.0", "decoder.layers.3"))]
+    forward, input_gradient, parameter_gradients, running_statistics = 2, 1, 4, 2
+    assert len(upsamplers) == 2 * (forward + input_gradient + parameter_gradients + running_statistics)
     assert all(r.passed for r in rows), [(r.name, r.relative) for r in rows if not r.passed]
 
 
