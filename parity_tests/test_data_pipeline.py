@@ -73,9 +73,10 @@ def test_two_shards_cover_the_split_once_per_epoch(data_root, recipe):
         assert sorted(seen[0][epoch] + seen[1][epoch]) == list(range(12))
 
 
-def test_the_same_seed_gives_the_same_batches(data_root):
-    first, again = (rows(train_set(data_root, recipe="zoo", crop_ratio=(1.0, 1.3), python_multiprocessing=True),
-                         epochs=2) for _ in range(2))
+@pytest.mark.parametrize("processes", [False, True])
+def test_the_same_seed_gives_the_same_batches(data_root, processes):
+    first, again = (rows(train_set(data_root, recipe="zoo", crop_ratio=(1.0, 1.3),
+                                   python_multiprocessing=processes), epochs=2) for _ in range(2))
     other = rows(train_set(data_root, recipe="zoo", crop_ratio=(1.0, 1.3), seed=8))
     for epoch_a, epoch_b in zip(first, again):
         for a, b in zip(epoch_a, epoch_b):
