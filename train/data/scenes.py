@@ -22,7 +22,7 @@ def _vehicle(draw, rng, x, ground, scale, name):
 
 
 def _person(draw, rng, x, ground, scale, riding):
-    """A person (or a rider on a bicycle/motorcycle): head, body and legs as simple shapes."""
+    """A person, or a rider on a bicycle or motorcycle: a round head over a box body."""
     h = 0.16 * scale * rng.uniform(0.85, 1.15)
     w = h * 0.3
     if riding:
