@@ -114,6 +114,13 @@ class ReluMargin(TorchFunctionMode):
         return self.smallest < AMBIGUOUS_RELU_MARGIN
 
 
+def nudged(array, attempt, generator):
+    """The array itself on the first attempt, then with noise of 1% of its spread."""
+    if attempt == 0:
+        return array
+    return array + 1e-2 * array.std() * generator.standard_normal(array.shape).astype(array.dtype)
+
+
 def as_reference(array):
     return torch.from_numpy(np.asarray(array, np.float64))
 
@@ -176,9 +183,9 @@ def compare_backward(pair, image, seed=0):
     rows, statistics = [], []
     current = image
     for name, reference_block, our_block in blocks(pair):
-        block_input = current
         saved_statistics = {key: value.clone() for key, value in reference_block.named_buffers()}
-        for _ in range(NUDGES):
+        for attempt in range(NUDGES):
+            block_input = nudged(current, attempt, generator)
             for key, value in reference_block.named_buffers():
                 value.copy_(saved_statistics[key])
             x = as_reference(block_input).requires_grad_(True)
@@ -187,7 +194,6 @@ def compare_backward(pair, image, seed=0):
                 y = reference_block(x)
             if not margin.ambiguous:
                 break
-            block_input = current + 1e-2 * current.std() * generator.standard_normal(current.shape)
         reference_block.zero_grad()
         upstream = generator.standard_normal(tuple(y.shape))
         y.backward(as_reference(upstream))
@@ -208,29 +214,12 @@ def compare_backward(pair, image, seed=0):
             scale = block_scale if is_bias_before_batchnorm(parameter.name) else None
             rows.append(row(parameter.name, gradient.asnumpy(), expected, GRADIENT_TOLERANCE, scale, comparable))
         buffers = dict(reference_block.named_buffers())
-        statistics += running_statistics_rows(our_block, buffers, name)
+        statistics += [row(p.name, p.asnumpy(), buffers[torch_name(p.name[len(name) + 1:])].numpy(),
+                           FORWARD_TOLERANCE)
+                       for p in our_block.get_parameters() if p.name.endswith(("moving_mean", "moving_variance"))]
         if name != HEAD:
             current = next_input(reference_block, current, y, block_input)
     return rows, statistics
-
-
-def running_statistics_rows(our_block, reference_buffers, block_name):
-    """Running mean and variance of each BatchNorm in the block. A mean's error is measured against the
-    activations' spread (the square root of the running variance) when that exceeds the mean itself: BN
-    subtracts the mean from values of that spread, and a batch mean near 0 of values far from 0 has no
-    float32 digits to spare relative to its own size."""
-    rows = []
-    for parameter in our_block.get_parameters():
-        local = parameter.name[len(block_name) + 1:]
-        if not local.endswith(("moving_mean", "moving_variance")):
-            continue
-        expected = reference_buffers[torch_name(local)].numpy()
-        scale = None
-        if local.endswith("moving_mean"):
-            spread = np.sqrt(reference_buffers[torch_name(local.replace("moving_mean", "moving_variance"))].numpy())
-            scale = max(float(np.abs(expected).max()), float(spread.max()))
-        rows.append(row(parameter.name, parameter.asnumpy(), expected, FORWARD_TOLERANCE, scale))
-    return rows
 
 
 def next_input(reference_block, current, output, block_input):
@@ -260,15 +249,16 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
     kind = "encoder" if only_encode else "full"
     pair.train(train)
     generator = np.random.default_rng(0)
-    for _ in range(NUDGES):
+    for attempt in range(NUDGES):
+        attempt_image = nudged(image, attempt, generator)
         pair.reference.zero_grad()
-        x = as_reference(image).requires_grad_(True)
+        x = as_reference(attempt_image).requires_grad_(True)
         margin = ReluMargin()
         with margin:
             output = pair.reference(x, only_encode=only_encode)
         if train or not margin.ambiguous:
             break
-        image = image + 1e-2 * image.std() * generator.standard_normal(image.shape).astype(np.float32)
+    image = attempt_image
     reference_loss = weighted_loss_reference(output, labels, kind)
     reference_loss.backward()
     loss_fn = WeightedCrossEntropy(kind)

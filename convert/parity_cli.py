@@ -13,8 +13,11 @@ from erfnet.errors import UserError
 def add_arguments(parser):
     parser.add_argument("--weights", required=True, metavar="FILE",
                         help="ERFNet weights in any format `erfnet convert` reads (.pth, .pth.tar, .pt, .ckpt)")
-    parser.add_argument("--height", type=int, default=256, help="input height (a multiple of 8)")
-    parser.add_argument("--width", type=int, default=512, help="input width (a multiple of 8)")
+    parser.add_argument("--height", type=int, default=64,
+                        help="input height (a multiple of 8). Forward rows compare at any size; gradient rows "
+                             "need every ReLU input clear of float32 rounding around 0, which larger inputs "
+                             "rarely allow (such rows show n/a)")
+    parser.add_argument("--width", type=int, default=128, help="input width (a multiple of 8)")
     parser.add_argument("--batch", type=int, default=2, help="batch size (train mode uses batch statistics)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random input, labels and gradients")
 
@@ -44,9 +47,13 @@ def parity_report(weights, height, width, batch, seed):
             train_loss = compare_end_to_end(pair, image, labels, only_encode, train=True)
             tables.append(format_table(train_loss, f"Weighted loss through the {name}, train mode"))
             end_to_end = compare_end_to_end(pair, image, labels, only_encode, train=False)
-            tables.append(format_table(end_to_end[:2] + per_block(end_to_end[2:]),
-                                       f"Weighted loss and gradients through the {name}, eval mode: input, "
-                                       f"then the worst parameter of each block"))
+            title = f"Weighted loss and gradients through the {name}, eval mode"
+            if end_to_end[1].comparable:
+                tables.append(format_table(end_to_end[:2] + per_block(end_to_end[2:]),
+                                           f"{title}: input, then the worst parameter of each block"))
+            else:
+                tables.append(format_table(end_to_end[:1], title) + "\ngradients: n/a at this size (a ReLU input "
+                              "in the network stays within float32 rounding of 0); try --height 16 --width 32")
             rows += train_loss + end_to_end
     return "\n\n".join(tables), all(r.passed for r in rows)
 

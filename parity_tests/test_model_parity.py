@@ -53,17 +53,25 @@ def test_every_gradient_and_running_statistic_matches(tmp_path_factory, seed, sh
     assert_rows_pass(statistics, "running statistics")
 
 
-@given(seed=st.integers(0, 2**16), shape=st.tuples(st.integers(1, 2), st.just(16), st.sampled_from([16, 32])),
-       only_encode=st.booleans())
-def test_weighted_loss_and_every_gradient_end_to_end(tmp_path_factory, seed, shape, only_encode):
-    """End to end, gradients are compared at the smallest sizes: every ReLU input of the whole network must
-    stand clear of float32 rounding around 0, which larger inputs rarely allow (see convert/parity.py)."""
+@given(seed=st.integers(0, 2**16), shape=sizes, only_encode=st.booleans())
+def test_weighted_loss_end_to_end_in_train_and_eval_mode(tmp_path_factory, seed, shape, only_encode):
     pair = network_pair(converted_weights(tmp_path_factory.mktemp("w"), seed))
     generator = np.random.default_rng(seed)
     image = generator.standard_normal((shape[0], 3, *shape[1:])).astype(np.float32)
     label_size = (shape[1] // 8, shape[2] // 8) if only_encode else shape[1:]
     labels = generator.integers(0, 20, (shape[0], *label_size))
     assert_rows_pass(compare_end_to_end(pair, image, labels, only_encode, train=True), "train-mode loss")
+    assert_rows_pass(compare_end_to_end(pair, image, labels, only_encode, train=False)[:1], "eval-mode loss")
+
+
+@pytest.mark.parametrize("only_encode", [False, True])
+def test_every_gradient_end_to_end_in_eval_mode(tmp_path, only_encode):
+    """End to end, every ReLU input of the whole network must stand clear of float32 rounding around 0 for
+    gradients to be comparable, which only the smallest inputs allow (see convert/parity.py): one fixed case."""
+    pair = network_pair(converted_weights(tmp_path, seed=2))
+    generator = np.random.default_rng(2)
+    image = generator.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    labels = generator.integers(0, 20, (1, 2, 2) if only_encode else (1, 16, 16))
     rows = compare_end_to_end(pair, image, labels, only_encode, train=False)
     assert len(rows) == 2 + len(pair.ours.trainable_params())
     assert all(r.comparable for r in rows), "a ReLU input stayed at 0 after every nudge"
