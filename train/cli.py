@@ -1,10 +1,9 @@
 """`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun)."""
 import random
-import sys
 from pathlib import Path
 
 from erfnet.errors import UserError
-from train.devices import DEVICE_TARGETS, Devices, in_msrun_worker, init_data_parallel, launch_workers, select_device
+from train.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, launch_workers, select_device
 
 
 def add_arguments(parser):
@@ -34,11 +33,11 @@ def add_arguments(parser):
 def run(args):
     if args.devices < 1:
         raise UserError(f"--devices {args.devices}: must be at least 1")
-    if args.devices > 1 and not in_msrun_worker():
+    if args.devices > 1 and not in_msrun_job():
         return launch(args)
     from train.run import train_from_config
     select_device(args.device)
-    devices = init_data_parallel() if in_msrun_worker() else Devices()
+    devices = init_data_parallel() if in_msrun_job() else Devices()
     results = train_from_config(args.config, args.data, args.out, overrides=args.overrides, stages=args.stages,
                                 init=args.init, resume=args.resume, devices=devices, quiet=args.quiet)
     if devices.is_writer:
@@ -48,15 +47,27 @@ def run(args):
     return 0
 
 
+def worker_argv(args):
+    """The command line each msrun worker runs: this command with the same options."""
+    argv = ["train", "--config", str(args.config), "--data", str(args.data), "--out", str(args.out),
+            "--device", args.device, "--devices", str(args.devices)]
+    argv += ["--stages", args.stages] if args.stages else []
+    argv += [f"--set={override}" for override in args.overrides]
+    argv += ["--init", str(args.init)] if args.init else []
+    argv += ["--resume"] * args.resume + ["--quiet"] * args.quiet
+    return argv
+
+
 def launch(args):
     """Check the config here (errors before any worker starts), then run this command under msrun."""
     from train.config import read_config
-    read_config(args.config, args.overrides)
+    from train.run import check_out_folder, parse_stage_selection
+    config = read_config(args.config, args.overrides)
+    selected = parse_stage_selection(args.stages, config)
+    check_out_folder(args.out, [stage for stage in config.stages if stage.number in selected], args.resume)
     port = args.master_port or random.randint(20000, 40000)
     log_dir = args.out / "msrun_logs"
-    argv = ["train", *sys.argv[sys.argv.index("train") + 1:]] if "train" in sys.argv else None
-    if argv is None:
-        raise UserError("--devices > 1 must be run from the erfnet command line")
+    argv = worker_argv(args)
     print(f"launching {args.devices} workers through msrun (logs in {log_dir})", flush=True)
     code = launch_workers(args.devices, argv, log_dir, port)
     if code != 0:

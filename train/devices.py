@@ -2,7 +2,9 @@
 
 `--devices N` with N > 1 relaunches the same command through msrun (MindSpore's launcher: HCCL on Ascend,
 its own collectives on the CPU) with N local workers; each worker calls `mindspore.communication.init()`
-and sets DATA_PARALLEL with gradient mean. Workers see MS_ROLE=MS_WORKER in their environment.
+and sets DATA_PARALLEL with gradient mean. msrun sets MS_ROLE in the environment of every process it starts:
+MS_WORKER for the workers and MS_SCHED for its scheduler, which runs the same command (its `init()` serves
+the cluster) and must not relaunch msrun.
 """
 import os
 import shutil
@@ -30,8 +32,8 @@ class Devices:
         return self.rank == 0
 
 
-def in_msrun_worker():
-    return os.environ.get("MS_ROLE") == "MS_WORKER"
+def in_msrun_job():
+    return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
 def select_device(target):

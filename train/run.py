@@ -47,6 +47,15 @@ def stage_dir_has_results(run_dir, stage):
     return folder.is_dir() and any(folder.iterdir())
 
 
+def check_out_folder(run_dir, chosen, resume):
+    """Without --resume, refuse to write over stages already in the run folder."""
+    if resume:
+        return
+    busy = [stage.name for stage in chosen if stage_dir_has_results(run_dir, stage)]
+    if busy:
+        raise UserError(f"{run_dir}: already holds {', '.join(busy)}; pass --resume to continue, or use another --out")
+
+
 def initial_arrays(config, stage, index, run_dir, init_file, previous_result):
     """The weights `stage` starts from, or None for fresh weights."""
     if stage.init == "file":
@@ -85,11 +94,8 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     if init is not None and not Path(init).is_file():
         raise UserError(f"--init {init}: no such file")
     chosen = [stage for stage in config.stages if stage.number in selected]
-    if not resume:
-        busy = [stage.name for stage in chosen if stage_dir_has_results(run_dir, stage)]
-        if busy:
-            raise UserError(f"{run_dir}: already holds {', '.join(busy)}; pass --resume to continue, or use "
-                            f"another --out")
+    if devices.is_writer:
+        check_out_folder(run_dir, chosen, resume)
     runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet) for stage in chosen]
     if devices.is_writer:
         with atomic_output(run_dir / "config.yaml") as temporary:
