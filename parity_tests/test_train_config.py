@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
 from erfnet.errors import UserError
 from train.config import parse_config, read_config, resolved_yaml
@@ -82,3 +83,13 @@ def test_stage_selection():
     for bad in ("5", "3-1", "x"):
         with pytest.raises(UserError, match="--stages"):
             parse_stage_selection(bad, config)
+
+
+def test_a_stage_without_its_previous_weights_stops_before_training(data_root, tmp_path):
+    from train.run import train_from_config
+    with pytest.raises(UserError, match=r"stage 3 starts from stage 2's final weights, but .*stage2/final\.ckpt "
+                                        r"does not exist"):
+        train_from_config(CONFIGS / "smoke.yaml", data_root, tmp_path / "run", stages="3-4", quiet=True)
+    assert not (tmp_path / "run" / "stage3").exists()
+    with pytest.raises(UserError, match="--init .*: no such file"):
+        train_from_config(CONFIGS / "smoke.yaml", data_root, tmp_path / "run", init=tmp_path / "none.ckpt")

@@ -13,12 +13,12 @@ def add_arguments(parser):
     parser.add_argument("--out", type=Path, required=True,
                         help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
                              "metrics.jsonl")
-    parser.add_argument("--stages", default=None, help="stages to run, N or N-M (default: all, in order)")
+    parser.add_argument("--stages", default=None, help="stages to run, N or N-M; all, in order, when not given")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
     parser.add_argument("--init", type=Path, default=None,
                         help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
-                             "of the previous stage's final weights in --out")
+                             "of its config's source (the previous stage's final weights in --out, or its init file)")
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
     parser.add_argument("--device", default="auto", choices=DEVICE_TARGETS,
@@ -26,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--devices", type=int, default=1,
                         help="data-parallel workers launched through msrun (8 for one 8-card Ascend server)")
     parser.add_argument("--master-port", type=int, default=None,
-                        help="msrun scheduler port with --devices > 1 (default: a free-looking port in 20000-40000)")
+                        help="msrun scheduler port with --devices > 1; a random port in 20000-40000 when not given")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -58,10 +58,10 @@ def check_out_folder(run_dir, chosen, resume):
 
 def initial_arrays(config, stage, index, run_dir, init_file, previous_result):
     """The weights `stage` starts from, or None for fresh weights."""
-    if stage.init == "file":
-        return part_arrays(file_arrays(stage.init_file, config.num_classes), stage.init_part)
     if init_file is not None:
         return part_arrays(file_arrays(init_file, config.num_classes), stage.init)
+    if stage.init == "file":
+        return part_arrays(file_arrays(stage.init_file, config.num_classes), stage.init_part)
     if stage.init == "scratch":
         return None
     if previous_result is not None:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Data-parallel ERFNet training on Ascend cards through msrun (MindSpore's launcher, HCCL underneath).
+#
+# One server, 8 cards (the usual case):
+#   scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR [extra erfnet train options]
+#   e.g. scripts/run_distribute_train.sh configs/cityscapes_4stage.yaml /data/cityscapes runs/4stage
+#   This is `erfnet train --config CONFIG --data DATA_ROOT --out RUN_DIR --device Ascend --devices 8`:
+#   8 workers, each with batch_size images per step (global batch 8 x batch_size), the data sharded by rank,
+#   gradients averaged; rank 0 writes RUN_DIR/config.yaml and RUN_DIR/stage<N>/{checkpoints/,best.ckpt,
+#   final.ckpt,metrics.jsonl}; worker logs go to RUN_DIR/msrun_logs/worker_<rank>.log.
+#   Extra options go through: --stages 3-4, --resume, --set stages.2.epochs=[66,140], --init FILE.
+#
+# Several servers (WORKERS_TOTAL cards in all, WORKERS_PER_NODE on each; run once per server, same MASTER_ADDR
+# and MASTER_PORT everywhere, NODE_RANK 0 on the server at MASTER_ADDR):
+#   WORKERS_TOTAL=16 WORKERS_PER_NODE=8 MASTER_ADDR=10.0.0.1 MASTER_PORT=8118 NODE_RANK=1 \
+#     scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
+#   RUN_DIR must be on storage every server sees (rank 0 writes it; --resume reads it on every rank).
+#
+# With an HCCL rank table (clusters that assign devices by rank table, not by msrun's own discovery):
+#   RANK_TABLE_FILE=/path/hccl_8p.json scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
+#   (passed to msrun as --rank_table_file).
+set -euo pipefail
+
+if [ "$#" -lt 3 ]; then
+    sed -n '2,24p' "$0"
+    exit 2
+fi
+CONFIG=$1 DATA_ROOT=$2 RUN_DIR=$3
+shift 3
+
+WORKERS_TOTAL=${WORKERS_TOTAL:-8}
+WORKERS_PER_NODE=${WORKERS_PER_NODE:-$WORKERS_TOTAL}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+MASTER_PORT=${MASTER_PORT:-8118}
+NODE_RANK=${NODE_RANK:-0}
+PYTHON=${PYTHON:-python}
+
+if [ "$WORKERS_TOTAL" = "$WORKERS_PER_NODE" ] && [ -z "${RANK_TABLE_FILE:-}" ]; then
+    exec erfnet train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" --device Ascend \
+        --devices "$WORKERS_TOTAL" --master-port "$MASTER_PORT" "$@"
+fi
+
+# Multi-host or rank table: call msrun directly; each worker runs the same erfnet train command and joins the
+# job through mindspore.communication.init() (msrun sets MS_ROLE for every process it starts).
+RANK_TABLE=()
+if [ -n "${RANK_TABLE_FILE:-}" ]; then
+    RANK_TABLE=(--rank_table_file="$RANK_TABLE_FILE")
+fi
+mkdir -p "$RUN_DIR/msrun_logs"
+exec msrun --worker_num="$WORKERS_TOTAL" --local_worker_num="$WORKERS_PER_NODE" --master_addr="$MASTER_ADDR" \
+    --master_port="$MASTER_PORT" --node_rank="$NODE_RANK" --log_dir="$RUN_DIR/msrun_logs" --join=True \
+    "${RANK_TABLE[@]}" "$PYTHON" -m erfnet.cli train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" \
+    --device Ascend --devices "$WORKERS_TOTAL" "$@"
