@@ -66,6 +66,9 @@ def test_smoke_config_runs_all_four_stages(small_root, tmp_path):
         np.testing.assert_array_equal(finals[2][name], finals[3][name])
         np.testing.assert_array_equal(finals[3][name], finals[4][name])
     assert main(["train", "--config", str(SMOKE), "--data", str(small_root), "--out", str(run)]) == 2
+    again = train_from_config(SMOKE, small_root, tmp_path / "again", stages="3", init=run / "stage2" / "final.ckpt",
+                              quiet=True)
+    assert again[0].digest == results[2].digest, "--init FILE gives stage 3 the start it had after stage 2"
 
 
 def train_command(root, out, *extra):

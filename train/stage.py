@@ -52,7 +52,7 @@ def build_network(config, stage, devices):
 def load_arrays(net, arrays):
     parameters = {name: ms.Parameter(ms.Tensor(np.asarray(value, np.float32)), name=name)
                   for name, value in arrays.items()}
-    not_loaded, unused = ms.load_param_into_net(net, parameters, strict_load=True)
+    _, unused = ms.load_param_into_net(net, parameters, strict_load=True)
     if unused:
         raise UserError(f"initial weights hold parameters this network lacks: {', '.join(unused[:3])}")
 
