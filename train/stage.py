@@ -110,7 +110,7 @@ class StageRunner:
             net.set_train(True)
             lr = poly_learning_rate(config.lr0, epoch, config.poly_epochs, config.poly_power)
             set_learning_rate(optimizer, lr)
-            loss, seconds, images = self.train_epoch(epoch, step, net)
+            loss, seconds, images = self.train_epoch(epoch, step)
             record = {"stage": stage.number, "epoch": epoch, "loss": loss, "lr": lr, "val_miou": None,
                       "val_loss": None, "images_per_s": images / seconds, "seconds": seconds}
             if self.devices.is_writer and (epoch % config.validate_every == 0 or epoch == stage.last_epoch):
@@ -137,7 +137,7 @@ class StageRunner:
         arrays = {p.name: p.asnumpy() for p in net.get_parameters()}
         return StageResult(stage.number, arrays, best, last_miou, digest)
 
-    def train_epoch(self, epoch, step, net):
+    def train_epoch(self, epoch, step):
         progress = EpochProgress(f"{self.stage.name} epoch {epoch}/{self.stage.last_epoch}", self.steps)
         start, losses, images = time.perf_counter(), [], 0
         for batch in self.dataset(epoch).create_dict_iterator(num_epochs=1, output_numpy=True):
