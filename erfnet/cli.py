@@ -23,6 +23,15 @@ SUBCOMMANDS = {
 }
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default where it has one worth showing (not for flags, lists or required options)."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="erfnet", description="ERFNet in MindSpore and PyTorch: convert, compare, train, evaluate.")
@@ -42,7 +51,7 @@ def main(argv=None):
     module_name, summary = SUBCOMMANDS[name]
     module = importlib.import_module(module_name)
     sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=summary,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                  formatter_class=HelpFormatter)
     module.add_arguments(sub)
     args = sub.parse_args(rest)
     try:
