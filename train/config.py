@@ -8,7 +8,9 @@ Top-level fields (all required unless a default is shown):
   batch_size: int > 0            per device
   height: int, multiple of 8     training height (width follows the images' aspect ratio)
   workers: int > 0               data-loading workers per device (default 2)
-  model: {num_classes: 20, dropout_mode: channel|element, upsample_align: torch|zoo}
+  model: {num_classes: 20, dropout_mode: channel|element, upsample_align: torch|zoo|from_weights}
+                                 from_weights (the default): the alignment the starting weights record
+                                 (a zoo checkpoint given to --init trains zoo-aligned; from scratch: torch)
   validation: {every: int > 0 epochs, height: int (default: height), batch_size: int (default 1)}
   checkpoints: {keep_last: int > 0 (default 2)}
   amp: {level: O0|O1|O2 (default O0), loss_scale: number > 0 or "dynamic" (default 1.0)}
@@ -39,8 +41,9 @@ INITS = ("scratch", "previous", "previous_encoder")
 INIT_PARTS = ("all", "encoder")
 AMP_LEVELS = ("O0", "O1", "O2")
 
+FROM_WEIGHTS = "from_weights"
 TOP_DEFAULTS = {"weight_decay": 1e-4, "poly": {"epochs": 150, "power": 0.9}, "workers": 2,
-                "model": {"num_classes": 20, "dropout_mode": "channel", "upsample_align": "torch"},
+                "model": {"num_classes": 20, "dropout_mode": "channel", "upsample_align": FROM_WEIGHTS},
                 "validation": {"every": 1}, "checkpoints": {"keep_last": 2},
                 "amp": {"level": "O0", "loss_scale": 1.0}}
 TOP_FIELDS = ("seed", "lr0", "weight_decay", "poly", "batch_size", "height", "workers", "model", "validation",
@@ -252,7 +255,7 @@ def parse_config(raw):
         workers=_int(raw.get("workers", TOP_DEFAULTS["workers"]), "workers", 1),
         num_classes=_int(model["num_classes"], "model.num_classes", 2),
         dropout_mode=_choice(model["dropout_mode"], "model.dropout_mode", ("channel", "element")),
-        upsample_align=_choice(model["upsample_align"], "model.upsample_align", ("torch", "zoo")),
+        upsample_align=_choice(model["upsample_align"], "model.upsample_align", ("torch", "zoo", FROM_WEIGHTS)),
         validate_every=_int(validation.get("every", 1), "validation.every", 1),
         val_height=_int(validation.get("height", height), "validation.height", 8),
         val_batch_size=_int(validation.get("batch_size", 1), "validation.batch_size", 1),

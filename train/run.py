@@ -1,13 +1,16 @@
 """Running a staged training configuration: `train_from_config` runs the selected stages in order, each from
 the previous stage's final weights (in memory, from RUN/stage<N>/final.ckpt, or from `init`)."""
+import dataclasses
 from pathlib import Path
 
 import mindspore as ms
 
 from convert import read_weights
+from convert.names import DECODER
+from convert.realign import realigned
 from erfnet.atomic import atomic_output
 from erfnet.errors import UserError
-from train.config import read_config, resolved_yaml
+from train.config import FROM_WEIGHTS, read_config, resolved_yaml
 from train.devices import Devices
 from train.stage import StageResult, StageRunner
 
@@ -42,6 +45,32 @@ def file_arrays(path, num_classes):
     if weights.num_classes not in (0, num_classes):
         raise UserError(f"{path}: holds weights for {weights.num_classes} classes; the config trains {num_classes}")
     return weights.arrays
+
+
+def start_file(config, first, run_dir, init_file):
+    """The weight file the first selected stage starts from, if any exists yet."""
+    index = config.stages.index(first)
+    if init_file is not None:
+        candidate = init_file
+    elif first.init == "file":
+        candidate = first.init_file
+    elif first.init == "scratch" or index == 0:
+        return None
+    else:
+        candidate = Path(run_dir) / config.stages[index - 1].name / "final.ckpt"
+    return candidate if Path(candidate).is_file() else None
+
+
+def with_alignment(config, weights_file, log):
+    """The config with the upsampler alignment this run computes with. `from_weights` takes the starting
+    weights' (torch from scratch); an explicit alignment that differs from a full network's starting weights
+    is used as asked, and the measured output change is logged, never silently."""
+    weights = read_weights(weights_file) if weights_file is not None else None
+    if config.upsample_align == FROM_WEIGHTS:
+        return dataclasses.replace(config, upsample_align=weights.upsample_align if weights else "torch")
+    if weights is not None and DECODER in weights.parts and weights.upsample_align != config.upsample_align:
+        log("note: " + realigned(weights, config.upsample_align, True, weights_file, "this run").notes[-1])
+    return config
 
 
 def stage_dir_has_results(run_dir, stage):
@@ -98,6 +127,8 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     if init is not None and not Path(init).is_file():
         raise UserError(f"--init {init}: no such file")
     chosen = [stage for stage in config.stages if stage.number in selected]
+    config = with_alignment(config, start_file(config, chosen[0], run_dir, init),
+                            print if devices.is_writer else (lambda text: None))
     if devices.is_writer:
         check_out_folder(run_dir, chosen, resume)
     runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet) for stage in chosen]
