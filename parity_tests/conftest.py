@@ -1,10 +1,14 @@
-"""Suite-wide settings: hypothesis without deadlines (MindSpore's first kernel calls are slow), and
-MindSpore on the CPU in PyNative mode unless a test says otherwise."""
+"""Suite-wide settings: hypothesis without deadlines (MindSpore's first kernel calls are slow), the same
+examples on every CI run (CI=true: derandomized, so a landing never depends on a lucky draw; developers'
+runs explore new ones), and MindSpore on the CPU in PyNative mode unless a test says otherwise."""
+import os
+
 import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=True,
+                          derandomize=os.environ.get("CI") == "true",
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("erfnet")
 ms.set_device("CPU")
