@@ -33,8 +33,7 @@ from train.loss import WeightedCrossEntropy
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
 NO_DROPOUT = {"enc64": 0.0, "enc128": 0.0, "decoder": 0.0}
-BIASES_BEFORE_BATCHNORM = ("initial_block.conv.bias", "conv1x3_1.bias", "conv1x3_2.bias", "layers.0.conv.bias",
-                           "layers.3.conv.bias", "layers.6.conv.bias")
+BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
 HEAD = "encoder.output_conv"
 AMBIGUOUS_RELU_MARGIN = 1e-6
 NUDGES = 8
