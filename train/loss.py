@@ -1,6 +1,10 @@
 """The training recipe's loss: log-softmax and class-weighted NLL over the 20 channels.
 
 mean = sum(w[y] * nll) / sum(w[y]); the void class 19 weighs 0, so void pixels do not count.
+
+The gradient is written out, d loss / d logits = (softmax - onehot(y)) * w[y] / sum(w[y]): MindSpore 2.10's
+CPU kernels for the backward of log_softmax and nll_loss took 790 ms at 20x512x1024 (PyTorch: 65 ms); this
+form takes 135 ms (measured, forward and backward).
 """
 import mindspore as ms
 import mindspore.nn as nn
@@ -15,7 +19,17 @@ class WeightedCrossEntropy(nn.Cell):
 
     def __init__(self, kind):
         super().__init__()
-        self.weight = ms.Tensor(np.array(class_weights(kind), dtype=np.float32))
+        weight = np.array(class_weights(kind), dtype=np.float32)
+        self.weight = ms.Tensor(weight)
+        self.classes = ms.Tensor(np.arange(len(weight), dtype=np.int32).reshape(1, -1, 1, 1))
 
     def construct(self, logits, labels):
-        return ops.nll_loss(ops.log_softmax(logits, 1), labels, weight=self.weight, reduction="mean")
+        picked = ops.gather_elements(ops.log_softmax(logits, 1), 1, labels.expand_dims(1)).squeeze(1)
+        pixel_weight = ops.gather(self.weight, labels, 0)
+        return -(pixel_weight * picked).sum() / pixel_weight.sum()
+
+    def bprop(self, logits, labels, out, dout):
+        pixel_weight = ops.gather(self.weight, labels, 0)
+        onehot = (labels.expand_dims(1) == self.classes).astype(logits.dtype)
+        scale = (pixel_weight * (dout / pixel_weight.sum())).expand_dims(1)
+        return (ops.exp(ops.log_softmax(logits, 1)) - onehot) * scale, ops.zeros_like(labels)
