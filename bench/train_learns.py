@@ -18,7 +18,6 @@ TARGET = 0.6
 
 def main():
     ms.set_device("CPU")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
     with tempfile.TemporaryDirectory() as folder:
         root, run = Path(folder) / "scenes", Path(folder) / "run"
         make_data(root, {"train": 32, "val": 8}, 128, seed=0)

@@ -1,10 +1,12 @@
 """Suite-wide settings: hypothesis without deadlines (MindSpore's first kernel calls are slow), the same
 examples on every CI run (CI=true: derandomized, so a landing never depends on a lucky draw; developers'
-runs explore new ones), and MindSpore on the CPU in PyNative mode unless a test says otherwise."""
+runs explore new ones), and MindSpore on the CPU in PyNative mode unless a test says otherwise: every test
+starts in PyNative mode (training switches to graph mode in-process)."""
 import os
 
 import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=True,
@@ -13,3 +15,8 @@ settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=Tr
 settings.load_profile("erfnet")
 ms.set_device("CPU")
 ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+@pytest.fixture(autouse=True)
+def pynative_mode():
+    ms.set_context(mode=ms.PYNATIVE_MODE)

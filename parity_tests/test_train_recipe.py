@@ -16,7 +16,7 @@ from convert.parity import NO_DROPOUT
 from erfnet.spec import class_weights
 from ms_erfnet import ERFNet
 from torch_ref.random_weights import random_reference_net
-from train.dropout import SeededDropout, install_seeded_dropout
+from train.dropout import SeededDropout, install_seeded_dropout, network_state
 from train.loss import WeightedCrossEntropy
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
@@ -41,6 +41,24 @@ def test_loss_is_the_weighted_mean_of_the_nll(batch, size, kind, seed):
     expected = (w * nll).sum() / w.sum()
     ours = float(WeightedCrossEntropy(kind)(ms.Tensor(logits), ms.Tensor(labels)).asnumpy())
     assert math.isclose(ours, expected, rel_tol=1e-6)
+
+
+@given(st.integers(1, 3), st.sampled_from([(8, 16), (24, 32)]), st.sampled_from(["encoder", "full"]),
+       st.floats(0.1, 100), st.integers(0, 2 ** 32 - 1))
+def test_loss_gradient_is_torchs_float64_autograd(batch, size, kind, scale, seed):
+    """The loss's hand-written gradient (train/loss.py) against torch's autograd of nll_loss(log_softmax), for a
+    loss scaled by `scale` as the loss scalers do."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, (batch, 20) + size).astype(np.float32)
+    labels = rng.integers(0, 20, (batch,) + size).astype(np.int32)
+    labels.flat[0] = 0
+    reference = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    loss = torch.nn.functional.nll_loss(torch.log_softmax(reference, 1), torch.from_numpy(labels).long(),
+                                        torch.tensor(class_weights(kind), dtype=torch.float64))
+    (loss * scale).backward()
+    ours = ms.grad(lambda x: WeightedCrossEntropy(kind)(x, ms.Tensor(labels)) * scale)(ms.Tensor(logits))
+    expected = reference.grad.numpy()
+    np.testing.assert_allclose(ours.asnumpy(), expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
 def test_void_pixels_do_not_count():
@@ -98,8 +116,9 @@ def test_encoder_stages_train_the_encoder_and_full_stages_all_but_its_head():
 
 @pytest.mark.parametrize("mode, rate", [("channel", 0.3), ("element", 0.5)])
 def test_seeded_dropout_masks_whole_channels_or_elements_and_scales_the_kept(mode, rate):
-    cell = SeededDropout(rate, mode, np.random.default_rng(0))
+    cell = SeededDropout(rate, mode, channels=64, stride=2)
     cell.set_train(True)
+    cell.draw(np.random.default_rng(0), 4, 12, 12)
     out = cell(ms.Tensor(np.ones((4, 64, 6, 6), np.float32))).asnumpy()
     assert set(np.unique(out)) <= {0.0, np.float32(1 / (1 - rate))}
     per_channel = out.reshape(4, 64, -1)
@@ -110,16 +129,49 @@ def test_seeded_dropout_masks_whole_channels_or_elements_and_scales_the_kept(mod
     assert (cell(ms.Tensor(np.ones((1, 2, 2, 2), np.float32))).asnumpy() == 1).all()
 
 
-def test_installed_dropout_keeps_every_rate_and_replays_from_its_state():
-    net = ERFNet(20, dropout={"enc64": 0.03, "enc128": 0.3, "decoder": 0.1}, dropout_mode="element")
+def dropout_masks(randomness):
+    return [cell.mask.asnumpy().copy() for cell in randomness.encoder + randomness.decoder]
+
+
+@pytest.mark.parametrize("mode", ["channel", "element"])
+def test_installed_dropout_masks_fit_every_block_and_replay_from_their_state(mode):
+    net = ERFNet(20, dropout={"enc64": 0.03, "enc128": 0.3, "decoder": 0.1}, dropout_mode=mode)
     randomness = install_seeded_dropout(net, seed=5)
     rates = [(name, cell.rate, cell.mode) for name, cell in net.cells_and_names() if isinstance(cell, SeededDropout)]
     assert len(rates) == 5 + 8 + 4
-    assert {r for _, r, _ in rates} == {0.03, 0.3, 0.1} and {m for *_, m in rates} == {"element"}
+    assert {r for _, r, _ in rates} == {0.03, 0.3, 0.1} and {m for *_, m in rates} == {mode}
+    names = [p.name for p in net.get_parameters()]
+    assert len(set(names)) == len(names) and "encoder.layers.8.dropout.mask" in names
+    assert [p.name for p in network_state(net)] == [p.name for p in ERFNet(20).get_parameters()]
     state = randomness.state()
-    first = randomness.generator.random(5)
+    images = np.random.default_rng(0).random((2, 3, 64, 96), dtype=np.float32)
+    randomness.draw(images.shape, only_encode=False)
+    first = dropout_masks(randomness)
+    net.set_train(True)
+    assert net(ms.Tensor(images)).shape == (2, 20, 64, 96)
     randomness.restore(state)
-    np.testing.assert_array_equal(randomness.generator.random(5), first)
+    randomness.draw(images.shape, only_encode=False)
+    for replayed, drawn in zip(dropout_masks(randomness), first):
+        np.testing.assert_array_equal(replayed, drawn)
+
+
+@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
+def test_each_step_applies_the_masks_drawn_for_it(mode):
+    """Same batch, learning rate 0: the loss changes with the masks and repeats when the masks repeat, in the
+    compiled step (graph mode, training's) and op by op."""
+    ms.set_context(mode=mode)
+    net = ERFNet(20, dropout={"enc64": 0.5, "enc128": 0.5})
+    randomness = install_seeded_dropout(net, seed=1)
+    net.set_train(True)
+    optimizer = make_adam(trained_parameters(net, "full"), 0.0, 0.0)
+    step = TrainStep(net, optimizer, "full", dropout=randomness)
+    rng = np.random.default_rng(0)
+    images = ms.Tensor(rng.random((2, 3, 32, 64), dtype=np.float32))
+    labels = ms.Tensor(rng.integers(0, 20, (2, 32, 64)).astype(np.int32))
+    state = randomness.state()
+    first, second = step(images, labels), step(images, labels)
+    randomness.restore(state)
+    assert first != second and step(images, labels) == first
 
 
 def converted_weights(tmp_path, seed):

@@ -13,6 +13,7 @@ import mindspore as ms
 from convert.ms_io import ALIGN_KEY
 from erfnet.atomic import atomic_output
 from erfnet.errors import UserError
+from train.dropout import network_state
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.ckpt$")
 METADATA_KEYS = ("stage", "epoch", "dropout_rng", "val_miou", ALIGN_KEY)
@@ -35,7 +36,7 @@ def epoch_checkpoints(stage_dir):
 
 def save_training_checkpoint(path, net, optimizer, metadata):
     """Write parameters, optimizer state and `metadata` (values become strings) to `path` atomically."""
-    records = [{"name": p.name, "data": p} for p in net.get_parameters()]
+    records = [{"name": p.name, "data": p} for p in network_state(net)]
     records += [{"name": p.name, "data": p} for p in optimizer.state_parameters()]
     with atomic_output(path) as temporary:
         ms.save_checkpoint(records, str(temporary), append_dict={key: str(value) for key, value in metadata.items()})
@@ -53,9 +54,10 @@ def load_training_checkpoint(path, net, optimizer):
     missing = [p.name for p in state.values() if p.name not in entries]
     if missing or "epoch" not in metadata:
         raise UserError(f"{path}: not a training checkpoint of this stage (missing {', '.join(missing[:3]) or 'epoch'})")
-    not_loaded, _ = ms.load_param_into_net(net, network, strict_load=True)
+    not_loaded = [p.name for p in network_state(net) if p.name not in network]
     if not_loaded:
         raise UserError(f"{path}: lacks network parameters {', '.join(not_loaded[:3])}")
+    ms.load_param_into_net(net, network, strict_load=True)
     for name, parameter in state.items():
         parameter.set_data(entries[name].value())
     return metadata

@@ -37,7 +37,7 @@ def in_msrun_job():
 
 
 def select_device(target):
-    """Set MindSpore's device target and PyNative mode; "auto" picks Ascend when present, else the CPU."""
+    """Set MindSpore's device target; "auto" picks Ascend when present, else the CPU."""
     import mindspore as ms
     if target not in DEVICE_TARGETS:
         raise UserError(f"--device {target!r}: choose one of {', '.join(DEVICE_TARGETS)}")
@@ -46,7 +46,6 @@ def select_device(target):
     elif target != "CPU" and not ms.hal.is_available(target):
         raise UserError(f"--device {target}: MindSpore finds no {target} device on this machine")
     ms.set_device(target)
-    ms.set_context(mode=ms.PYNATIVE_MODE)
     return target
 
 

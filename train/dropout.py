@@ -1,11 +1,15 @@
 """Dropout whose masks come from one seeded numpy generator, so a resumed run draws the same masks as an
-uninterrupted one.
+uninterrupted one, and whose masks reach the compiled train step as data.
 
 MindSpore's CPU dropout kernels keep a private random state per primitive that neither `set_seed` nor
 `manual_seed` resets (measured with 2.10: re-seeding does not repeat the masks), and the seeded generator
 dropout (`nn.Dropout2dExt`, `mint.nn.Dropout`) is not implemented on the CPU. Training therefore swaps each
-dropout cell of the network for `SeededDropout`, whose generator state travels in the checkpoints. The
-masks match PyTorch's: whole channels (Dropout2d) or single elements, kept ones scaled by 1 / (1 - p).
+dropout cell of the network for `SeededDropout`. Before each step `DropoutRandomness.draw` draws every mask
+the step's forward pass uses, in forward order, from the generator whose state travels in the checkpoints.
+The masks match PyTorch's: whole channels (Dropout2d) or single elements, kept ones scaled by 1 / (1 - p).
+
+A mask is a Parameter of its cell (`<block>.dropout.mask`), so the compiled step reads each new mask without
+recompiling; it is no weight: `network_state` leaves the masks out of checkpoints and stage hand-overs.
 """
 import json
 
@@ -13,27 +17,51 @@ import mindspore as ms
 import mindspore.nn as nn
 import numpy as np
 
+from ms_erfnet.blocks import DownsamplerBlock, UpsamplerBlock
+
+
+MASK = ".dropout.mask"
+
 
 class SeededDropout(nn.Cell):
-    """Drops whole channels (mode "channel") or elements ("element") with probability `rate`."""
+    """Drops whole channels (mode "channel") or elements ("element") with probability `rate`, applying the
+    mask last drawn for it. `channels` and `stride` (the block's downsampling) give the mask's shape."""
 
-    def __init__(self, rate, mode, generator):
+    def __init__(self, rate, mode, channels, stride):
         super().__init__()
-        self.rate, self.mode, self.generator = float(rate), mode, generator
+        self.rate, self.mode, self.channels, self.stride = float(rate), mode, channels, stride
+        self.mask = ms.Parameter(ms.Tensor(np.ones((1, 1, 1, 1), np.float32)), name="mask", requires_grad=False)
+
+    def mask_shape(self, batch, height, width):
+        if self.mode == "channel":
+            return batch, self.channels, 1, 1
+        return batch, self.channels, height // self.stride, width // self.stride
+
+    def draw(self, generator, batch, height, width):
+        keep = generator.random(self.mask_shape(batch, height, width), dtype=np.float32) >= self.rate
+        self.mask.set_data(ms.Tensor(keep.astype(np.float32) / np.float32(1 - self.rate)))
 
     def construct(self, x):
         if not self.training or self.rate == 0:
             return x
-        shape = tuple(x.shape[:2]) + ((1, 1) if self.mode == "channel" else tuple(x.shape[2:]))
-        keep = self.generator.random(shape, dtype=np.float32) >= self.rate
-        return x * ms.Tensor(keep.astype(np.float32) / np.float32(1 - self.rate), x.dtype)
+        return x * self.mask.astype(x.dtype)
 
 
 class DropoutRandomness:
-    """The generator behind every SeededDropout of one network; its state is a JSON string."""
+    """The generator behind every SeededDropout of one network; its state is a JSON string.
 
-    def __init__(self, seed):
+    `encoder` and `decoder` list the SeededDropout cells of each part in forward order."""
+
+    def __init__(self, seed, encoder, decoder):
         self.generator = np.random.default_rng(seed)
+        self.encoder = [cell for cell in encoder if cell.rate > 0]
+        self.decoder = [cell for cell in decoder if cell.rate > 0]
+
+    def draw(self, image_shape, only_encode):
+        """Draw the masks of one training step on images of `image_shape` (N, C, H, W)."""
+        batch, _, height, width = image_shape
+        for cell in self.encoder + ([] if only_encode else self.decoder):
+            cell.draw(self.generator, batch, height, width)
 
     def state(self):
         return json.dumps(self.generator.bit_generator.state)
@@ -42,14 +70,35 @@ class DropoutRandomness:
         self.generator.bit_generator.state = json.loads(state)
 
 
+def network_state(net):
+    """The network's Parameters without the dropout masks: what checkpoints keep."""
+    return [p for p in net.get_parameters() if not p.name.endswith(MASK)]
+
+
+def _seeded_dropouts(blocks, stride):
+    """Swap the dropout of each (name, block) for SeededDropout (same rate and mode); returns the new cells and
+    the stride after the blocks."""
+    cells = []
+    for name, block in blocks:
+        if isinstance(block, DownsamplerBlock):
+            stride *= 2
+        elif isinstance(block, UpsamplerBlock):
+            stride //= 2
+        elif isinstance(block.dropout, (nn.Dropout2d, nn.Dropout)):
+            channel = isinstance(block.dropout, nn.Dropout2d)
+            rate = round(1 - block.dropout.keep_prob, 12) if channel else block.dropout.p  # Dropout2d keeps 1 - p
+            block.dropout = SeededDropout(rate, "channel" if channel else "element", block.bn2.num_features, stride)
+            block.dropout.mask.name = name + MASK  # the assignment above prefixed it with "dropout." only
+            cells.append(block.dropout)
+    return cells, stride
+
+
 def install_seeded_dropout(net, seed):
-    """Replace the network's dropout cells (nn.Dropout2d: channels, nn.Dropout: elements) by SeededDropout
-    with the same rates and modes; returns their randomness."""
-    randomness = DropoutRandomness(seed)
-    for _, cell in net.cells_and_names():
-        dropout = getattr(cell, "dropout", None)
-        if isinstance(dropout, nn.Dropout2d):
-            cell.dropout = SeededDropout(1 - dropout.keep_prob, "channel", randomness.generator)
-        elif isinstance(dropout, nn.Dropout):
-            cell.dropout = SeededDropout(dropout.p, "element", randomness.generator)
-    return randomness
+    """Replace the dropout cells of ms_erfnet.ERFNet `net` (nn.Dropout2d: channels, nn.Dropout: elements) by
+    SeededDropout with the same rates and modes; returns their randomness."""
+    encoder_blocks = [("encoder.initial_block", net.encoder.initial_block)]
+    encoder_blocks += [(f"encoder.layers.{index}", block) for index, block in enumerate(net.encoder.layers)]
+    encoder, stride = _seeded_dropouts(encoder_blocks, 1)
+    decoder, _ = _seeded_dropouts([(f"decoder.layers.{index}", block)
+                                   for index, block in enumerate(net.decoder.layers)], stride)
+    return DropoutRandomness(seed, encoder, decoder)

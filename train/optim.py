@@ -28,8 +28,7 @@ class TorchAdam(nn.Cell):
 
     It drives MindSpore's fused Adam kernel, p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps_k),
     with eps_k = eps * sqrt(1 - b2^t): algebraically torch's p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t)
-    + eps). The L2 term is added to each gradient first. (One kernel per parameter in PyNative mode; a jitted
-    update recompiled on every call in MindSpore 2.10.)
+    + eps). The L2 term is added to each gradient first. It runs inside the compiled train step (train/step.py).
     """
 
     def __init__(self, parameters, lr, weight_decay, betas=BETAS, eps=EPS):
@@ -74,7 +73,7 @@ def make_adam(parameters, lr, weight_decay):
 
 
 def set_learning_rate(optimizer, lr):
-    ops.assign(optimizer.learning_rate, Tensor(float(lr), ms.float32))
+    optimizer.learning_rate.set_data(Tensor(float(lr), ms.float32))
 
 
 def learning_rate(optimizer):

@@ -3,13 +3,12 @@ the previous stage's final weights (in memory, from RUN/stage<N>/final.ckpt, or 
 import dataclasses
 from pathlib import Path
 
-import mindspore as ms
-
 from convert import read_weights
 from convert.names import DECODER
 from convert.realign import realigned
 from erfnet.atomic import atomic_output
 from erfnet.errors import UserError
+from ms_erfnet.execution import use_training_mode
 from train.config import FROM_WEIGHTS, read_config, resolved_yaml
 from train.devices import Devices
 from train.stage import StageResult, StageRunner
@@ -116,9 +115,9 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     init: a weight file the first selected stage starts from instead of its config's source; resume: continue
     each stage from its last epoch checkpoint (completed stages are skipped). Returns a list of
     `train.stage.StageResult` (best and last val mIoU, final weights as numpy arrays, weights digest).
-    The device is whatever MindSpore is set to (`train.devices.select_device` picks one); PyNative mode is set.
+    The device is whatever MindSpore is set to (`train.devices.select_device` picks one); graph mode is set.
     """
-    ms.set_context(mode=ms.PYNATIVE_MODE)  # the train step, learning-rate updates and dropout masks need it
+    use_training_mode()
     config = read_config(config_path, overrides)
     selected = parse_stage_selection(stages, config)
     data_root, run_dir = Path(data_root), Path(out_dir)

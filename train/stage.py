@@ -15,7 +15,7 @@ from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_chec
                                save_training_checkpoint)
 from train.data.cityscapes import find_samples
 from train.data.pipeline import make_dataset, steps_per_epoch
-from train.dropout import install_seeded_dropout
+from train.dropout import install_seeded_dropout, network_state
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.progress import EpochProgress
 from train.schedule import poly_learning_rate
@@ -104,7 +104,7 @@ class StageRunner:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.trim_metrics(start - 1)
             best = self.best_so_far()
-        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.loss_scale)
+        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.loss_scale, randomness)
         last_miou = float("nan")
         for epoch in range(start, stage.last_epoch + 1):
             net.set_train(True)
@@ -134,7 +134,7 @@ class StageRunner:
                                      self.metadata(stage.last_epoch, randomness, last_miou))
         digest = weights_digest(net)
         print(f"{stage.name} rank {self.devices.rank} weights digest {digest}", flush=True)
-        arrays = {p.name: p.asnumpy() for p in net.get_parameters()}
+        arrays = {p.name: p.asnumpy() for p in network_state(net)}
         return StageResult(stage.number, arrays, best, last_miou, digest)
 
     def train_epoch(self, epoch, step):

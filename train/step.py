@@ -1,6 +1,10 @@
 """One optimizer step: forward, weighted loss, gradients of the trained parameters, optional gradient mean
-across data-parallel devices, Adam. Runs in PyNative mode (measured at 512x1024, batch 1, on this project's
-CPU: 3.1 s per step against 7.2 s in graph mode).
+across data-parallel devices, Adam, as one Cell. In graph mode (training's, ms_erfnet/execution.py) it is
+compiled into one graph the first time a batch shape is seen; in PyNative mode it runs op by op, slower, with
+the same result.
+
+Dropout masks are drawn in Python before each step (train/dropout.py) and read by the graph from Parameters,
+as is the learning rate, so neither recompiles the step.
 
 Mixed precision (Ascend): `amp_level` O1/O2 through `mindspore.amp.auto_mixed_precision`, which keeps
 BatchNorm in float32; `loss_scale` is a number (static) or "dynamic". A step whose scaled gradients
@@ -22,31 +26,46 @@ def loss_scaler(loss_scale):
     return None
 
 
-class TrainStep:
-    """`step(images, labels) -> loss` (a float) for one network kind ("encoder" or "full")."""
+class CompiledStep(nn.Cell):
+    """`construct(images, labels) -> loss`: gradients and the Adam update in one graph."""
 
-    def __init__(self, net, optimizer, network, data_parallel=False, loss_scale=1.0):
-        self.net, self.optimizer = net, optimizer
-        self.only_encode = network == "encoder"
-        self.loss_fn = WeightedCrossEntropy("encoder" if self.only_encode else "full")
+    def __init__(self, net, optimizer, only_encode, data_parallel, loss_scale):
+        super().__init__(auto_prefix=False)
+        self.net, self.optimizer, self.only_encode = net, optimizer, only_encode
+        self.loss_fn = WeightedCrossEntropy("encoder" if only_encode else "full")
         self.scaler = loss_scaler(loss_scale)
         self.reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True) if data_parallel else None
-        self.grad_fn = ms.value_and_grad(self._forward, None, optimizer.parameters)
+        self.grad_fn = ms.value_and_grad(self.scaled_loss, None, optimizer.parameters)
 
-    def _forward(self, images, labels):
+    def scaled_loss(self, images, labels):
         loss = self.loss_fn(self.net(images, self.only_encode).astype(ms.float32), labels)
-        return self.scaler.scale(loss) if self.scaler else loss
+        return self.scaler.scale(loss) if self.scaler is not None else loss
 
-    def __call__(self, images, labels):
+    def construct(self, images, labels):
         loss, grads = self.grad_fn(images, labels)
         if self.reducer is not None:
             grads = self.reducer(grads)
         if self.scaler is None:
             self.optimizer(grads)
-            return float(loss.asnumpy())
+            return loss
         loss, grads = self.scaler.unscale(loss), self.scaler.unscale(grads)
         finite = amp.all_finite(grads)
         self.scaler.adjust(finite)
         if finite:
             self.optimizer(grads)
-        return float(loss.asnumpy())
+        return loss
+
+
+class TrainStep:
+    """`step(images, labels) -> loss` (a float) for one network kind ("encoder" or "full"); `dropout`, the
+    network's train.dropout.DropoutRandomness, draws the step's masks (None: no seeded dropout installed)."""
+
+    def __init__(self, net, optimizer, network, data_parallel=False, loss_scale=1.0, dropout=None):
+        self.only_encode = network == "encoder"
+        self.dropout = dropout
+        self.compiled = CompiledStep(net, optimizer, self.only_encode, data_parallel, loss_scale)
+
+    def __call__(self, images, labels):
+        if self.dropout is not None:
+            self.dropout.draw(images.shape, self.only_encode)
+        return float(self.compiled(images, labels).asnumpy())
