@@ -89,6 +89,7 @@ def ms_worker(work, mode, device, height, width, batch, repeats):
     import ms_erfnet
     import mindspore as ms
     import numpy as np
+    from train.dropout import install_seeded_dropout
     from train.optim import make_adam, trained_parameters
     from train.step import TrainStep
     ms.set_device(device)
@@ -102,9 +103,10 @@ def ms_worker(work, mode, device, height, width, batch, repeats):
         def step():
             net(images).asnumpy()
     else:
+        dropout = install_seeded_dropout(net, seed=0)
         net.set_train(True)
         labels = ms.Tensor(generator.integers(0, 20, (batch, height, width)).astype(np.int32))
-        train_step = TrainStep(net, make_adam(trained_parameters(net, "full"), 5e-4, 1e-4), "full")
+        train_step = TrainStep(net, make_adam(trained_parameters(net, "full"), 5e-4, 1e-4), "full", dropout=dropout)
 
         def step():
             train_step(images, labels)

@@ -2,10 +2,11 @@
 onnxruntime otherwise refuses or runs wrongly:
 
 - ConvTranspose carries `output_shape` with four values (N, C, H, W) where ONNX wants the spatial ones;
-  onnxruntime stops with "Attribute output_shape has incorrect size". With auto_pad VALID the output size
-  follows from stride and kernel, so the attribute is dropped.
-- Conv `pads` are written in MindSpore's (top, bottom, left, right) order; ONNX reads (top, left, bottom,
-  right). Square pads are unaffected, ERFNet's 3x1 and 1x3 convolutions are shifted or refused.
+  onnxruntime stops with "Attribute output_shape has incorrect size". The output size follows from stride,
+  kernel and pads, so the attribute is dropped.
+- Conv and ConvTranspose `pads` are written in MindSpore's (top, bottom, left, right) order; ONNX reads (top,
+  left, bottom, right). Square pads are unaffected; ERFNet's 3x1 and 1x3 convolutions and the upsamplers'
+  one-sided trim are shifted or refused.
 - MindSpore names the graph's output after an internal node and fails when given `output_names`; the graph's
   input and output are renamed here.
 
@@ -33,7 +34,7 @@ def repair(model):
             kept = [attribute for attribute in node.attribute if attribute.name != "output_shape"]
             del node.attribute[:]
             node.attribute.extend(kept)
-        elif node.op_type == "Conv":
+        if node.op_type in ("Conv", "ConvTranspose"):
             for attribute in node.attribute:
                 if attribute.name == "pads" and len(attribute.ints) == 4:
                     top, bottom, left, right = attribute.ints
