@@ -8,6 +8,7 @@ from erfnet.errors import UserError
 from eval.evaluate import PROTOCOLS, evaluate
 from eval.network import load_network
 from eval.report import table, write_metrics
+from ms_erfnet.execution import use_graph_mode
 
 
 def add_arguments(parser):
@@ -46,6 +47,7 @@ def _progress(done, total, seconds):
 
 
 def run(args):
+    use_graph_mode()
     files = weight_files(args.weights)
     scores = {}
     for file in files:

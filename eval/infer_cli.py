@@ -6,6 +6,7 @@ from pathlib import Path
 from erfnet.errors import UserError
 from eval.infer import KINDS, check_kinds, find_images, infer_images
 from eval.network import load_network
+from ms_erfnet.execution import use_graph_mode
 
 BAR_WIDTH = 30
 
@@ -43,6 +44,7 @@ def run(args):
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
+    use_graph_mode()
     net, _ = load_network(args.weights)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, progress=_progress,
                            report_failure=_report_failure)

@@ -8,7 +8,7 @@ from convert.names import DECODER
 from convert.realign import realigned
 from erfnet.atomic import atomic_output
 from erfnet.errors import UserError
-from ms_erfnet.execution import use_training_mode
+from ms_erfnet.execution import use_graph_mode
 from train.config import FROM_WEIGHTS, read_config, resolved_yaml
 from train.devices import Devices
 from train.stage import StageResult, StageRunner
@@ -117,7 +117,7 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     `train.stage.StageResult` (best and last val mIoU, final weights as numpy arrays, weights digest).
     The device is whatever MindSpore is set to (`train.devices.select_device` picks one); graph mode is set.
     """
-    use_training_mode()
+    use_graph_mode()
     config = read_config(config_path, overrides)
     selected = parse_stage_selection(stages, config)
     data_root, run_dir = Path(data_root), Path(out_dir)
