@@ -22,6 +22,7 @@ from PIL import Image, ImageFilter, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import best_seconds  # noqa: E402
 from train.data.cache import prepare  # noqa: E402
 from train.data.cityscapes import find_samples  # noqa: E402
 from train.data.make_data import make_data  # noqa: E402
@@ -113,16 +114,6 @@ def pipeline_table(root, samples, batch, epochs, repeats):
               f"{mine / theirs:.2f}x |")
 
 
-def best_time(function, repeats=5):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
-
-
 def ops_table(sample):
     """MindSpore C++ vision ops vs Pillow on one 2048x1024 image: time and pixel difference."""
     import mindspore.dataset.vision as vision
@@ -149,7 +140,8 @@ def ops_table(sample):
     print("|---|---|---|---|---|---|")
     for name, pillow, ours in cases:
         difference = np.abs(pillow().astype(np.int32) - ours())
-        print(f"| {name} | {best_time(pillow):.1f} | {best_time(ours):.1f} | {100 * np.mean(difference > 0):.2f}% | "
+        pillow_ms, ours_ms = 1000 * best_seconds(pillow, 5), 1000 * best_seconds(ours, 5)
+        print(f"| {name} | {pillow_ms:.1f} | {ours_ms:.1f} | {100 * np.mean(difference > 0):.2f}% | "
               f"{difference.mean():.3f} | {difference.max()} |", flush=True)
 
 

@@ -7,7 +7,6 @@ allocates for its intermediate arrays. Usage: python bench/eval_metric.py [--rou
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import best_seconds  # noqa: E402
 from eval.metrics import class_iou, confusion_matrix  # noqa: E402
 
 VOID = 19
@@ -35,15 +35,6 @@ def one_hot_iou(prediction, label):
     return torch.where(union > 0, tp.double() / union.clamp(min=1), torch.nan).numpy()
 
 
-def best_time(function, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed repetitions per method (best is shown)")
@@ -55,10 +46,12 @@ def main():
         label = rng.integers(0, VOID + 1, size=(batch, height, width)).astype(np.uint8)
         prediction = np.where(rng.random(label.shape) < 0.7, label, rng.integers(0, VOID + 1, size=label.shape))
         prediction = prediction.astype(np.uint8)
-        ours_seconds, confusion = best_time(lambda: confusion_matrix(prediction, label), args.rounds)
+        confusion = confusion_matrix(prediction, label)
+        ours_seconds = best_seconds(lambda: confusion_matrix(prediction, label), args.rounds, warmups=0)
         torch_prediction = torch.from_numpy(prediction.astype(np.int64))
         torch_label = torch.from_numpy(label.astype(np.int64))
-        theirs_seconds, theirs = best_time(lambda: one_hot_iou(torch_prediction, torch_label), args.rounds)
+        theirs = one_hot_iou(torch_prediction, torch_label)
+        theirs_seconds = best_seconds(lambda: one_hot_iou(torch_prediction, torch_label), args.rounds, warmups=0)
         np.testing.assert_allclose(class_iou(confusion), theirs, rtol=1e-6, equal_nan=True)
         pixels = batch * height * width
         ours_bytes = pixels * (1 + 8)  # the valid mask and the int64 cell index of each valid pixel, at most

@@ -10,25 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.speed import size_arg  # noqa: E402
+from bench.timing import best_seconds  # noqa: E402
 
 RUNNERS = {"torch": "torch", "graph": "ms-graph", "pynative": "ms-pynative"}
-
-
-def best_seconds(function, repeats):
-    function()
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def torch_rows(height, width, batch, repeats):
@@ -46,8 +35,8 @@ def torch_rows(height, width, batch, repeats):
 
         def forward_backward():
             torch.autograd.grad(block(inputs), [inputs, *block.parameters()], upstream)
-        rows.append((type(block).__name__, tuple(inputs.shape), best_seconds(lambda: block(inputs), repeats),
-                     best_seconds(forward_backward, repeats)))
+        rows.append((type(block).__name__, tuple(inputs.shape), best_seconds(lambda: block(inputs), repeats, warmups=2),
+                     best_seconds(forward_backward, repeats, warmups=2)))
         with torch.no_grad():
             x = block(x)
     logits = torch.rand(batch, 20, height, width, requires_grad=True)
@@ -55,8 +44,8 @@ def torch_rows(height, width, batch, repeats):
 
     def loss():
         return F.nll_loss(F.log_softmax(logits, 1), labels, weight=weight)
-    rows.append(("loss", tuple(logits.shape), best_seconds(loss, repeats),
-                 best_seconds(lambda: torch.autograd.grad(loss(), [logits]), repeats)))
+    rows.append(("loss", tuple(logits.shape), best_seconds(loss, repeats, warmups=2),
+                 best_seconds(lambda: torch.autograd.grad(loss(), [logits]), repeats, warmups=2)))
     return rows
 
 
@@ -102,15 +91,15 @@ def mindspore_rows(height, width, batch, repeats, mode):
         forward, backward = Forward(block), ForwardBackward(block)
         y = forward(x)
         upstream = ms.Tensor(rng.random(y.shape, dtype=np.float32))
-        rows.append((type(block).__name__, tuple(x.shape), best_seconds(synced(forward, x), repeats),
-                     best_seconds(synced(backward, x, upstream), repeats)))
+        rows.append((type(block).__name__, tuple(x.shape), best_seconds(synced(forward, x), repeats, warmups=2),
+                     best_seconds(synced(backward, x, upstream), repeats, warmups=2)))
         x = y
     logits = ms.Tensor(rng.random((batch, 20, height, width), dtype=np.float32))
     labels = ms.Tensor(rng.integers(0, 20, (batch, height, width)).astype(np.int32))
     loss = WeightedCrossEntropy("full")
     loss_grad = ForwardBackward(loss)
-    rows.append(("loss", tuple(logits.shape), best_seconds(synced(Forward(loss), logits, labels), repeats),
-                 best_seconds(synced(loss_grad, logits, ms.Tensor(1.0), labels), repeats)))
+    rows.append(("loss", tuple(logits.shape), best_seconds(synced(Forward(loss), logits, labels), repeats, warmups=2),
+                 best_seconds(synced(loss_grad, logits, ms.Tensor(1.0), labels), repeats, warmups=2)))
     return rows
 
 

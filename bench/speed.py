@@ -21,6 +21,10 @@ from pathlib import Path
 
 from erfnet.atomic import atomic_output
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.timing import best_seconds  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results.json"
 RUNNERS = ("torch", "ms-graph", "ms-pynative")
 WORKS = ("forward", "train")
@@ -46,16 +50,6 @@ def forward_macs(height, width):
     with torch.no_grad():
         net(torch.zeros(1, 3, height, width))
     return sum(total)
-
-
-def best_seconds(call, repeats):
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def gemm_peak_gflops(size=2048, repeats=10):
