@@ -7,12 +7,14 @@
 4. `erfnet eval` on the final weights, and pictures to look at: photo, ground truth and prediction side by
    side, and the per-class IoU as a bar chart.
 """
+import shutil
 import time
 from pathlib import Path
 
 import torch
 
 from erfnet.atomic import atomic_output
+from erfnet.errors import UserError
 
 SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
 
@@ -65,10 +67,23 @@ def data_step(out, args):
     return root
 
 
+def replace_previous_run(run_dir):
+    """Make room for the demo's training run, so that the demo can run again: a run an earlier demo left in
+    `run_dir` (a folder with the config.yaml `erfnet train` writes) is removed; anything else there is refused,
+    never deleted."""
+    if not run_dir.exists():
+        return
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"{run_dir}: exists and is not a training run the demo wrote; choose another --out")
+    print(f"replacing the previous demo run in {run_dir}")
+    shutil.rmtree(run_dir)
+
+
 def training_step(out, root, args):
     from train.run import train_from_config
     run_dir = out / "run"
     heading(f"3. The four-stage recipe in miniature ({args.config}) -> {run_dir}")
+    replace_previous_run(run_dir)
     results = train_from_config(args.config, root, run_dir, overrides=(f"seed={args.seed}",))
     for result in results:
         print(f"stage {result.stage}: val mIoU best {result.best_miou:.3f}, last {result.last_miou:.3f}")
