@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -157,8 +158,22 @@ def measure(runner, work, size, batch, repeats, device):
                "--repeats", str(repeats), "--device", device]
     done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, GLOG_v="3"))
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+        return {"error": error_line(done.stderr)}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def error_line(stderr):
+    """The exception a failed worker raised (MindSpore follows it with pages of C++ context), or its last line."""
+    raised = [line for line in stderr.splitlines() if re.match(r"\w+(Error|Exception)\b", line)]
+    return (raised or stderr.strip().splitlines() or ["failed"])[-1][:200]
+
+
+def check_device(device):
+    """One line and exit 2 when MindSpore has no such device here: every row would fail the same way."""
+    if device != "CPU":
+        import mindspore as ms
+        if not ms.hal.is_available(device):
+            sys.exit(f"bench/speed.py: MindSpore finds no {device} device on this machine")
 
 
 def size_arg(text):
@@ -168,7 +183,12 @@ def size_arg(text):
     return int(height), int(width)
 
 
+def share(gflops, peak):
+    return f"{100 * gflops / peak:.1f}%" if peak else "-"
+
+
 def table(rows, peak):
+    """Rows as text; `peak` (GFLOP/s) is None where the CPU's GEMM peak says nothing (accelerators)."""
     lines = [f"{'work':<8} {'size':>9} {'batch':>5} {'runner':<12} {'s/iter':>8} {'images/s':>9} {'x torch':>8} "
              f"{'GFLOP/s':>8} {'% peak':>7} {'peak MB':>8} {'first s':>8}"]
     for r in rows:
@@ -177,7 +197,7 @@ def table(rows, peak):
             continue
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") else "-"
         lines.append(f"{r['work']:<8} {r['size']:>9} {r['batch']:>5} {r['runner']:<12} {r['seconds']:>8.3f} "
-                     f"{r['images_per_s']:>9.2f} {ratio:>8} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.1f}% "
+                     f"{r['images_per_s']:>9.2f} {ratio:>8} {r['gflops']:>8.1f} {share(r['gflops'], peak):>7} "
                      f"{r['peak_mb']:>8.0f} {r['first_call_seconds']:>8.2f}")
     return "\n".join(lines)
 
@@ -195,8 +215,13 @@ def main():
         return run_worker(argparse.Namespace(runner=runner, work=work, size=size_arg(size), batch=int(batch),
                                              repeats=args.repeats, device=args.device))
     runners = RUNNERS if args.device == "CPU" else RUNNERS[1:]
-    peak = gemm_peak_gflops()
-    print(f"{cpu_name()}, {os.cpu_count()} cores; fp32 GEMM peak {peak:.1f} GFLOP/s", flush=True)
+    check_device(args.device)
+    if args.device == "CPU":
+        peak = gemm_peak_gflops()
+        print(f"{cpu_name()}, {os.cpu_count()} cores; fp32 GEMM peak {peak:.1f} GFLOP/s", flush=True)
+    else:
+        peak = None
+        print(f"MindSpore on {args.device}, one card; images/s is per card", flush=True)
     rows = []
     for work in WORKS:
         for size in args.sizes:
