@@ -173,7 +173,8 @@ def check_device(device):
     if device != "CPU":
         import mindspore as ms
         if not ms.hal.is_available(device):
-            sys.exit(f"bench/speed.py: MindSpore finds no {device} device on this machine")
+            print(f"bench/speed.py: MindSpore finds no {device} device on this machine", file=sys.stderr)
+            sys.exit(2)
 
 
 def size_arg(text):
