@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from erfnet.atomic import atomic_output
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import best_seconds  # noqa: E402
+from erfnet.atomic import atomic_output  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 RUNNERS = ("torch", "ms-graph", "ms-pynative")
