@@ -22,4 +22,3 @@ def test_a_folder_that_is_not_a_training_run_is_kept(tmp_path):
     with pytest.raises(UserError, match="not a training run"):
         replace_previous_run(run_dir)
     assert (run_dir / "notes.txt").read_text() == "mine"
-
