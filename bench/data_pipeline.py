@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.timing import best_seconds  # noqa: E402
-from train.data.cache import prepare  # noqa: E402
-from train.data.cityscapes import find_samples  # noqa: E402
-from train.data.make_data import make_data  # noqa: E402
-from train.data.pipeline import make_dataset  # noqa: E402
+from data.cache import prepare  # noqa: E402
+from data.cityscapes import find_samples  # noqa: E402
+from data.make_data import make_data  # noqa: E402
+from data.pipeline import make_dataset  # noqa: E402
 
 HEIGHT = 512
 

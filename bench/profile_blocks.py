@@ -23,7 +23,7 @@ RUNNERS = {"torch": "torch", "graph": "ms-graph", "pynative": "ms-pynative"}
 def torch_rows(height, width, batch, repeats):
     import torch
     import torch.nn.functional as F
-    from erfnet.spec import class_weights
+    from facts.spec import class_weights
     from torch_ref import Net
     net = Net(20).train()
     blocks = [net.encoder.initial_block, *net.encoder.layers, *net.decoder.layers, net.decoder.output_conv]
@@ -54,7 +54,7 @@ def mindspore_rows(height, width, batch, repeats, mode):
     import mindspore as ms
     import numpy as np
     from mindspore import nn
-    from train.loss import WeightedCrossEntropy
+    from ms_erfnet.loss import WeightedCrossEntropy
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
 
     class Forward(nn.Cell):

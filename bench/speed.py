@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import best_seconds  # noqa: E402
-from erfnet.atomic import atomic_output  # noqa: E402
+from facts.atomic import atomic_output  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 RUNNERS = ("torch", "ms-graph", "ms-pynative")
@@ -77,7 +77,7 @@ def cpu_name(cpuinfo=Path("/proc/cpuinfo")):
 def torch_worker(work, height, width, batch, repeats):
     import torch
     import torch.nn.functional as F
-    from erfnet.spec import class_weights
+    from facts.spec import class_weights
     from torch_ref import Net
     net = Net(20)
     images = torch.rand(batch, 3, height, width)

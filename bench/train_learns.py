@@ -9,7 +9,7 @@ from pathlib import Path
 import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 
-from train.data.make_data import make_data
+from data.make_data import make_data
 from train.run import train_from_config
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "learn.yaml"

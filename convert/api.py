@@ -1,7 +1,7 @@
 """Weights in and out by file type: .pth/.pth.tar/.pt are PyTorch, .ckpt is MindSpore."""
 from pathlib import Path
 
-from erfnet.errors import UserError
+from facts.errors import UserError
 
 TORCH_ENDINGS = (".pth", ".pth.tar", ".pt", ".tar")
 MS_ENDINGS = (".ckpt",)

@@ -10,8 +10,8 @@ import numpy as np
 
 from convert.weights import checked_weights, expected_shapes
 from convert.zoo import ZOO_ALIGN, translate_zoo_names, zoo_arrays
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from facts.atomic import atomic_output
+from facts.errors import UserError
 
 OPTIMIZER_PREFIXES = ("moment1.", "moment2.", "moments.", "exp_avg.", "exp_avg_sq.", "adam_m.", "adam_v.",
                       "accum.", "vhat.")

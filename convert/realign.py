@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convert.names import DECODER
-from erfnet.errors import UserError
+from convert.names import DECODER, ENCODER_HEAD
+from facts.errors import UserError
 
 OUTPUT_SHIFT = 6
 BORDER = 32
@@ -40,14 +40,8 @@ class AlignmentChange:
 
 
 def _network(weights, upsample_align):
-    import mindspore as ms
-
-    from convert.ms_io import ms_parameters
-    from ms_erfnet import ERFNet
-    net = ERFNet(weights.num_classes, upsample_align=upsample_align)
-    ms.load_param_into_net(net, ms_parameters(weights), strict_load=False)
-    net.set_train(False)
-    return net
+    from convert.network import build_network
+    return build_network(weights.num_classes, weights, upsample_align=upsample_align, fresh_parts=(ENCODER_HEAD,))[0]
 
 
 def measure_alignment_change(weights, source, target, shape=MEASURE_SHAPE, seed=0):

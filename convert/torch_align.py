@@ -7,9 +7,8 @@ rows 0..2H-1 (the `zoo` alignment), and likewise for columns. Same weights, outp
 import torch.nn.functional as F
 from torch import nn
 
+from facts.spec import UPSAMPLE_ALIGNMENTS
 from torch_ref import UpsamplerBlock
-
-ALIGNMENTS = ("torch", "zoo")
 
 
 class ZooAlignedConvTranspose2d(nn.ConvTranspose2d):
@@ -32,8 +31,8 @@ def align_reference(net, upsample_align):
     """`net` (a torch_ref.Net) made to compute with `upsample_align`, in place: "torch" leaves it as it is, "zoo"
     gives each upsampler a transposed conv sharing its parameters that keeps the zoo's rows and columns. The
     state_dict keys do not change, so checkpoints load as before."""
-    if upsample_align not in ALIGNMENTS:
-        raise ValueError(f"upsample_align must be one of {ALIGNMENTS}, not {upsample_align!r}")
+    if upsample_align not in UPSAMPLE_ALIGNMENTS:
+        raise ValueError(f"upsample_align must be one of {UPSAMPLE_ALIGNMENTS}, not {upsample_align!r}")
     if upsample_align == "zoo":
         for module in net.modules():
             if isinstance(module, UpsamplerBlock) and not isinstance(module.conv, ZooAlignedConvTranspose2d):

@@ -13,13 +13,12 @@ import torch
 
 from convert.names import torch_name
 from convert.weights import checked_weights, expected_shapes
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from facts.atomic import atomic_output
+from facts.errors import UserError
 
 DATA_PARALLEL_PREFIX = "module."
 IMAGENET_ENCODER_PREFIX = "features.encoder."
 IMAGENET_CLASSIFIER_PREFIX = "classifier."
-TORCH_SUFFIXES = (".pth", ".pt", ".tar")
 TORCH_LEAF_ORDER = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 

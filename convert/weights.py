@@ -1,12 +1,13 @@
 """ERFNet weights in a framework-neutral form (numpy arrays under MindSpore names), checked strictly
 against the network the layer table defines."""
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS, part_of, torch_name
-from erfnet.errors import UserError
+from facts.errors import UserError
 
 SHOWN_KEYS = 6
 
@@ -23,6 +24,12 @@ class Weights:
     @property
     def has_full_network(self):
         return DECODER in self.parts
+
+    def only(self, parts):
+        """These weights restricted to `parts` (names from convert.names.PARTS)."""
+        return dataclasses.replace(self, arrays={name: array for name, array in self.arrays.items()
+                                                 if part_of(name) in parts},
+                                   parts=tuple(part for part in self.parts if part in parts))
 
 
 @functools.cache

@@ -5,8 +5,8 @@ table's `zoo` fields); inside a block the names are this project's (`conv3x1_1`,
 encoder-only network is a separate cell whose 1x1 head is the top-level `pred`. Its upsamplers compute with
 the `zoo` alignment (see ms_erfnet.blocks.UpsamplerBlock), so zoo names imply that alignment.
 """
-from erfnet.errors import UserError
-from erfnet.spec import zoo_module_names
+from facts.errors import UserError
+from facts.spec import zoo_module_names
 
 ZOO_ALIGN = "zoo"
 SHOWN = 3

@@ -1,4 +1,4 @@
-"""The `erfnet` command: one subcommand per job, each implemented in its own package.
+"""The `erfnet` command: one subcommand per job, each a module of erfnet/commands/.
 
 A subcommand module provides `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when
 their subcommand runs, so `erfnet --help` starts quickly. A `UserError` becomes one line on stderr and
@@ -8,19 +8,24 @@ import argparse
 import importlib
 import sys
 
-from erfnet.errors import UserError
+from erfnet.logs import set_up_logging
+from facts.errors import UserError
 
 SUBCOMMANDS = {
-    "convert": ("convert.cli", "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)"),
-    "parity": ("convert.parity_cli", "compare MindSpore and PyTorch layer by layer on your weights"),
-    "demo": ("erfnet.demo", "run the end-to-end demonstration on random weights and generated data"),
-    "make-data": ("train.data.make_data", "write generated street scenes in the Cityscapes layout (for tests and demos)"),
-    "prepare": ("train.data.prepare", "resize a Cityscapes split once into a MindRecord cache for fast epochs"),
-    "train": ("train.cli", "train ERFNet in stages from a YAML config, on one device or N through msrun"),
-    "eval": ("eval.cli", "score weights on a Cityscapes split: per-class IoU, mIoU, weighted loss, images/s"),
-    "infer": ("eval.infer_cli", "predict images and write colour, overlay, trainId and labelId pictures"),
-    "export": ("eval.export_cli", "write a verified MINDIR or ONNX model for deployment"),
+    "convert": "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)",
+    "parity": "compare MindSpore and PyTorch layer by layer on your weights",
+    "demo": "run the end-to-end demonstration on random weights and generated data",
+    "make-data": "write generated street scenes in the Cityscapes layout (for tests and demos)",
+    "prepare": "resize a Cityscapes split once into a MindRecord cache for fast epochs",
+    "train": "train ERFNet in stages from a YAML config, on one device or N through msrun",
+    "eval": "score weights on a Cityscapes split: per-class IoU, mIoU, weighted loss, images/s",
+    "infer": "predict images and write colour, overlay, trainId and labelId pictures",
+    "export": "write a verified MINDIR or ONNX model for deployment",
 }
+
+
+def command_module(name):
+    return f"erfnet.commands.{name.replace('-', '_')}"
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -36,7 +41,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="erfnet", description="ERFNet in MindSpore and PyTorch: convert, compare, train, evaluate.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module, summary) in SUBCOMMANDS.items():
+    for name, summary in SUBCOMMANDS.items():
         commands.add_parser(name, help=summary, description=summary, add_help=False)
     return parser
 
@@ -48,10 +53,12 @@ def main(argv=None):
         parser.parse_args(argv)
         return 2
     name, rest = argv[0], argv[1:]
-    module_name, summary = SUBCOMMANDS[name]
-    module = importlib.import_module(module_name)
-    sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=summary,
+    sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=SUBCOMMANDS[name],
                                   formatter_class=HelpFormatter)
+    sub.add_argument("--verbose", action="store_true",
+                     help="debug lines, and MindSpore's own log (hidden otherwise unless GLOG_v is set)")
+    set_up_logging("--verbose" in rest)  # before the command's module imports MindSpore, which reads GLOG_v
+    module = importlib.import_module(command_module(name))
     module.add_arguments(sub)
     args = sub.parse_args(rest)
     try:

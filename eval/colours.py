@@ -1,8 +1,8 @@
-"""Class maps as pictures: the Cityscapes palette (train.data.labels.palette, void black) and its blend with
+"""Class maps as pictures: the Cityscapes palette (facts.labels.palette, void black) and its blend with
 the photo."""
 import numpy as np
 
-from train.data.labels import palette
+from facts.labels import palette
 
 _PALETTE = palette()
 OVERLAY_ALPHA = 0.5

@@ -4,7 +4,7 @@
 - `full` (the paper, the official evaluator): inference at height H, predictions brought back to each label
   file's own resolution (eval.predict.native_class_map) and scored there.
 
-The weighted loss is always measured at height H with the training loss (train.loss, "full" class weights),
+The weighted loss is always measured at height H with the training loss (ms_erfnet.loss, "full" class weights),
 as the weighted mean over all pixels of the split (not a mean of batch means, which would depend on the
 batch size). images/s is end to end: reading, resizing, inference and scoring.
 """
@@ -15,14 +15,15 @@ import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import numpy as np
 
-from erfnet.errors import UserError
-from erfnet.spec import class_weights
+from data.cityscapes import find_samples
+from data.pipeline import make_dataset
 from eval import metrics
 from eval.predict import class_map, logits, native_class_map
-from train.data.cityscapes import find_samples
-from train.data.labels import NUM_CLASSES, VOID
-from train.data.pipeline import make_dataset
-from train.loss import WeightedCrossEntropy
+from facts.errors import UserError
+from facts.labels import NUM_CLASSES, VOID
+from facts.progress import progress
+from facts.spec import check_size, class_weights
+from ms_erfnet.loss import WeightedCrossEntropy
 
 PROTOCOLS = ("pytorch", "full")
 LOSS_WEIGHTS = "full"
@@ -55,8 +56,7 @@ class EvalResult:
 def _check(net, protocol, height, batch_size):
     if protocol not in PROTOCOLS:
         raise UserError(f"protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
-    if height < 8 or height % 8:
-        raise UserError(f"height {height}: must be a positive multiple of 8 (ERFNet downsamples by 8)")
+    check_size("height", height)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size}: must be at least 1")
     if net.num_classes != NUM_CLASSES:
@@ -65,17 +65,17 @@ def _check(net, protocol, height, batch_size):
 
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
-             progress=None):
+             quiet=False):
     """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
 
     Returns an EvalResult. The network is put in inference mode and given back in the mode it came in.
-    `progress(done, total, seconds)` is called after each batch when given.
+    A progress bar unless `quiet`.
     """
     _check(net, protocol, height, batch_size)
     full = protocol == "full"
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
                         num_workers=num_workers, with_meta=full, python_multiprocessing=False)
-    total = len(find_samples(data_root, split))
+    total = len(find_samples(data_root, split, verify=False))
     loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
     weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
     confusion = np.zeros((VOID, VOID + 1), dtype=np.int64)
@@ -85,22 +85,22 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     net.set_train(False)
     start = time.perf_counter()
     try:
-        for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
-            scores = logits(net, row["image"])
-            label = row["label"]
-            batch_weight = float(weights[label].sum())
-            if batch_weight > 0:  # an all-void batch has no loss (its weighted mean would be 0 / 0)
-                loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
-                weight_sum += batch_weight
-            if full:
-                truth = row["native_label"]
-                prediction = native_class_map(scores, truth.shape[1:])
-            else:
-                truth, prediction = label, class_map(scores)
-            confusion += metrics.confusion_matrix(prediction, truth)
-            images += len(label)
-            if progress:
-                progress(images, total, time.perf_counter() - start)
+        with progress(total, f"eval {split}", disable=quiet) as bar:
+            for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
+                scores = logits(net, row["image"])
+                label = row["label"]
+                batch_weight = float(weights[label].sum())
+                if batch_weight > 0:  # an all-void batch has no loss (its weighted mean would be 0 / 0)
+                    loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
+                    weight_sum += batch_weight
+                if full:
+                    truth = row["native_label"]
+                    prediction = native_class_map(scores, truth.shape[1:])
+                else:
+                    truth, prediction = label, class_map(scores)
+                confusion += metrics.confusion_matrix(prediction, truth)
+                images += len(label)
+                bar.update(len(label))
     finally:
         net.set_train(was_training)
     mean_loss = loss_sum / weight_sum if weight_sum > 0 else float("nan")

@@ -14,8 +14,9 @@ import mindspore as ms
 import mindspore.nn as nn
 import numpy as np
 
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from facts.atomic import atomic_output
+from facts.errors import UserError
+from facts.spec import check_size
 
 ENDINGS = {"mindir": ".mindir", "onnx": ".onnx"}
 TOLERANCE = 1e-4
@@ -55,9 +56,8 @@ def export_network(net, path, file_format, batch=1, height=512, width=1024, seed
     path = Path(path)
     if path.suffix.lower() != ENDINGS[file_format]:
         raise UserError(f"{path}: a {file_format} file must end in {ENDINGS[file_format]}")
-    for name, value in (("height", height), ("width", width)):
-        if value < 8 or value % 8:
-            raise UserError(f"{name} {value}: must be a positive multiple of 8 (ERFNet downsamples by 8)")
+    check_size("height", height)
+    check_size("width", width)
     if batch < 1:
         raise UserError(f"batch {batch}: must be at least 1")
     net.set_train(False)

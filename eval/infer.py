@@ -8,19 +8,23 @@ sub-folders below the input folder:
 Predictions are made as `erfnet eval --protocol full` makes them (eval.predict), so the labelids pictures
 score the same under cityscapesscripts' evaluator. An unreadable image is reported and skipped.
 """
-import time
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from data.cityscapes import BadSample, read_image
 from eval.colours import colorize, overlay
 from eval.predict import image_tensor, logits, native_class_map
-from train.data.cityscapes import BadSample, read_image
-from train.data.labels import train_ids_to_label_ids
+from facts.atomic import atomic_output
+from facts.errors import UserError
+from facts.labels import train_ids_to_label_ids
+from facts.progress import progress
+from facts.spec import check_size
+
+log = logging.getLogger(__name__)
 
 KINDS = ("color", "overlay", "trainids", "labelids")
 IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -78,7 +82,7 @@ def _one_line(error):
     return f"{lines[0]} {detail}".strip() if lines else repr(error)
 
 
-def _batches(images, batch_size, summary, report_failure):
+def _batches(images, batch_size, summary):
     """Yield lists of (photo, relative stem) of one size, at most batch_size long, reading lazily."""
     batch = []
     for path, relative in images:
@@ -86,7 +90,7 @@ def _batches(images, batch_size, summary, report_failure):
             photo = read_image(path)
         except BadSample as error:
             summary.failed.append(path)
-            report_failure(path, _one_line(error))
+            log.warning(f"skipped {path}: {_one_line(error)}")
             continue
         if batch and (len(batch) == batch_size or batch[0][0].shape != photo.shape):
             yield batch
@@ -96,23 +100,20 @@ def _batches(images, batch_size, summary, report_failure):
         yield batch
 
 
-def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, progress=None,
-                 report_failure=None):
+def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, quiet=False):
     """Predict every (path, relative stem) of `images` with `net` and write the `kinds` pictures under
-    `out_dir`. Returns an InferSummary; `report_failure(path, message)` hears of each unreadable image and
-    `progress(done, total, seconds)` of each batch."""
+    `out_dir`. Returns an InferSummary; each unreadable image is logged and skipped. A progress bar unless
+    `quiet`."""
     check_kinds(kinds)
-    if height < 8 or height % 8:
-        raise UserError(f"height {height}: must be a positive multiple of 8 (ERFNet downsamples by 8)")
+    check_size("height", height)
     summary = InferSummary()
-    start = time.perf_counter()
-    for batch in _batches(images, batch_size, summary, report_failure or (lambda path, message: None)):
-        tensors = np.stack([image_tensor(photo, height) for photo, _ in batch])
-        predictions = native_class_map(logits(net, tensors), batch[0][0].shape[:2])
-        for (photo, relative), train_ids in zip(batch, predictions):
-            for kind, picture in _pictures(photo, train_ids, kinds).items():
-                _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
-            summary.written += 1
-        if progress:
-            progress(summary.written + len(summary.failed), len(images), time.perf_counter() - start)
+    with progress(len(images), "infer", disable=quiet) as bar:
+        for batch in _batches(images, batch_size, summary):
+            tensors = np.stack([image_tensor(photo, height) for photo, _ in batch])
+            predictions = native_class_map(logits(net, tensors), batch[0][0].shape[:2])
+            for (photo, relative), train_ids in zip(batch, predictions):
+                for kind, picture in _pictures(photo, train_ids, kinds).items():
+                    _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
+                summary.written += 1
+            bar.update(summary.written + len(summary.failed) - bar.n)
     return summary

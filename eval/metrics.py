@@ -7,7 +7,7 @@ It is built with one bincount in int64, so a whole Cityscapes split cannot overf
 """
 import numpy as np
 
-from train.data.labels import VOID
+from facts.labels import VOID
 
 
 def confusion_matrix(prediction, label, num_classes=VOID):

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from erfnet.atomic import atomic_output
+from facts.atomic import atomic_output
 from eval.colours import colorize
 from eval.evaluate import evaluate
-from eval.network import load_network
+from convert.network import load_full_network
 from eval.predict import image_tensor, logits, native_class_map
-from train.data.cityscapes import find_samples, read_sample
-from train.data.labels import CLASS_NAMES, palette
+from data.cityscapes import find_samples, read_sample
+from facts.labels import CLASS_NAMES, palette
 
 CAPTIONS = ("photo", "ground truth", "prediction")
 GAP = 4
@@ -89,7 +89,7 @@ def write_demo_pictures(weights_path, data_root, out_dir, count=3, height=None, 
     """For the first `count` images of `split`: `<stem>_side_by_side.png`; for the whole split (scored with
     the full protocol): `iou_per_class.png`. height: inference height (default: the images' own height).
     Returns the written paths."""
-    net, _ = load_network(weights_path)
+    net, _ = load_full_network(weights_path)
     samples = find_samples(data_root, split)
     out_dir = Path(out_dir)
     written = []
@@ -99,7 +99,7 @@ def write_demo_pictures(weights_path, data_root, out_dir, count=3, height=None, 
         prediction = native_class_map(logits(net, image_tensor(photo, size)[None]), truth.shape)[0]
         written.append(_save(side_by_side(photo, truth, prediction), out_dir / f"{sample.stem}_side_by_side.png"))
     size = height or read_sample(samples[0])[0].shape[0]
-    result = evaluate(net, data_root, split, size, "full")
+    result = evaluate(net, data_root, split, size, "full", quiet=True)
     title = f"{Path(weights_path).name} on {split} ({result.images} images, height {size})"
     written.append(iou_bar_chart(CLASS_NAMES, result.iou_class, out_dir / "iou_per_class.png", title))
     return written

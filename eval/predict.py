@@ -11,7 +11,7 @@ import mindspore.dataset.vision as vision
 import mindspore.ops as ops
 import numpy as np
 
-from train.data.recipes import output_size, resize_pair
+from data.recipes import output_size, resize_pair
 
 _TO_TENSOR = vision.ToTensor()
 

@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
-from erfnet.atomic import atomic_output
-from train.data.labels import CLASS_NAMES
+from facts.atomic import atomic_output
+from facts.labels import CLASS_NAMES
 
 
 def _number(value):

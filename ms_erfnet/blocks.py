@@ -6,8 +6,7 @@ PyTorch's. BatchNorm momentum 0.9 here is PyTorch's 0.1 (MindSpore weights the r
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-UPSAMPLE_ALIGNMENTS = ("torch", "zoo")
-DROPOUT_MODES = ("channel", "element")
+from facts.spec import UPSAMPLE_ALIGNMENTS
 
 
 def batchnorm(channels, eps):

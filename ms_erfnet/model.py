@@ -3,8 +3,8 @@ state_dict keys (`encoder.layers.7.conv3x1_2.weight`), with MindSpore's BatchNor
 (`gamma`, `beta`, `moving_mean`, `moving_variance`)."""
 import mindspore.nn as nn
 
-from erfnet.spec import layer_table
-from ms_erfnet.blocks import DROPOUT_MODES, DownsamplerBlock, NonBottleneck1d, UpsamplerBlock
+from facts.spec import DROPOUT_MODES, layer_table
+from ms_erfnet.blocks import DownsamplerBlock, NonBottleneck1d, UpsamplerBlock
 
 
 def dropout_rates(overrides):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageFilter, ImageOps
 from cityscapesscripts.helpers.labels import id2label
 
-from train.data.make_data import make_data
+from data.make_data import make_data
 
 WIDTH = 256
 COUNTS = {"train": 12, "val": 4}

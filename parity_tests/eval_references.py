@@ -8,7 +8,7 @@ from PIL import Image
 
 from convert import read_weights, write_weights
 from data_fixtures import png, reference_train_ids
-from erfnet.spec import class_weights
+from facts.spec import class_weights
 from torch_ref.random_weights import random_reference_net
 
 SEED = 3

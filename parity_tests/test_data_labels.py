@@ -4,7 +4,7 @@ import pytest
 from cityscapesscripts.helpers.labels import id2label, labels as official, trainId2label
 from hypothesis import given, settings, strategies as st
 
-from train.data import labels
+from facts import labels
 
 KNOWN_IDS = sorted(label.id for label in official if label.id >= 0)
 

@@ -5,8 +5,8 @@ from PIL import Image
 
 from data_fixtures import copy_root, data_root, png, reference_train_ids  # noqa: F401  (fixtures)
 from erfnet.cli import main
-from erfnet.errors import UserError
-from train.data.cityscapes import BadSample, find_samples, read_label, read_sample
+from facts.errors import UserError
+from data.cityscapes import BadSample, find_samples, read_label, read_sample
 
 LABEL = "_gtFine_labelTrainIds.png"
 

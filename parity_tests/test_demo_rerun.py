@@ -2,8 +2,8 @@
 that is not a training run is refused, never deleted."""
 import pytest
 
-from erfnet.demo import replace_previous_run
-from erfnet.errors import UserError
+from erfnet.commands.demo import replace_previous_run
+from facts.errors import UserError
 
 
 def test_a_previous_demo_run_is_replaced(tmp_path):

@@ -10,8 +10,8 @@ from data_fixtures import data_root  # noqa: F401  (fixture)
 from eval_references import weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
 from eval.evaluate import evaluate
-from eval.network import load_network
-from train.data.labels import CLASS_NAMES
+from convert.network import load_full_network
+from facts.labels import CLASS_NAMES
 
 HEIGHT = 64
 
@@ -43,7 +43,7 @@ def test_a_folder_is_evaluated_file_by_file_and_the_best_named(weight_files, dat
         np.testing.assert_allclose(np.array(values, dtype=float), by_name, atol=5e-7, equal_nan=True)
         scores[name] = record["mean_iou"]
         assert f"{tmp_path / name} on" in out
-    expected = evaluate(load_network(tmp_path / "zoo.ckpt")[0], data_root, "val", HEIGHT, "pytorch", batch_size=4)
+    expected = evaluate(load_full_network(tmp_path / "zoo.ckpt")[0], data_root, "val", HEIGHT, "pytorch", batch_size=4)
     assert scores["zoo.ckpt"] == pytest.approx(expected.mean_iou, rel=1e-12)
     assert json.loads((tmp_path / "zoo.ckpt.metrics.json").read_text())["mean_loss"] == pytest.approx(
         expected.mean_loss, rel=1e-6)

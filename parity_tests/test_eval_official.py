@@ -9,7 +9,7 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as offic
 from data_fixtures import data_root  # noqa: F401  (fixture)
 from eval_references import weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
-from train.data.labels import CLASS_NAMES
+from facts.labels import CLASS_NAMES
 
 HEIGHT = 64
 

@@ -9,13 +9,13 @@ from convert.ms_io import ms_parameters
 
 from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from eval.evaluate import evaluate
-from eval.network import load_network
+from convert.network import load_full_network
 from eval.predict import logits
 from eval_references import (counts_by_masks, iou_from_counts, reference_input, reference_label,  # noqa: F401
                              upsampled_prediction, weight_files, weighted_loss_terms)
-from erfnet.errors import UserError
+from facts.errors import UserError
 from ms_erfnet import ERFNet
-from train.data.cityscapes import find_samples
+from data.cityscapes import find_samples
 
 HEIGHT = 64
 
@@ -41,7 +41,7 @@ def reference_scores(net, samples, protocol):
 
 @pytest.fixture(scope="module")
 def net(weight_files):
-    return load_network(weight_files["torch"])[0]
+    return load_full_network(weight_files["torch"])[0]
 
 
 @pytest.mark.parametrize("protocol", ["pytorch", "full"])
@@ -81,9 +81,9 @@ def test_an_all_void_image_adds_nothing_to_the_matrix_or_the_loss(net, copy_root
 
 
 def test_the_checkpoints_upsampler_alignment_is_honoured(weight_files, data_root):
-    zoo_net, weights = load_network(weight_files["zoo"])
+    zoo_net, weights = load_full_network(weight_files["zoo"])
     assert weights.upsample_align == "zoo"
-    torch_net = load_network(weight_files["torch"])[0]
+    torch_net = load_full_network(weight_files["torch"])[0]
     image = reference_input(find_samples(data_root, "val")[0].image_path, HEIGHT)
     zoo_scores, torch_scores = logits(zoo_net, image).asnumpy(), logits(torch_net, image).asnumpy()
     assert np.abs(zoo_scores - torch_scores).max() > 1e-3
@@ -95,7 +95,7 @@ def test_the_checkpoints_upsampler_alignment_is_honoured(weight_files, data_root
 
 def test_encoder_only_weights_are_refused(weight_files):
     with pytest.raises(UserError, match="encoder-only"):
-        load_network(weight_files["encoder"])
+        load_full_network(weight_files["encoder"])
 
 
 @pytest.mark.parametrize("options, message", [

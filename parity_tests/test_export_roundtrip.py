@@ -9,7 +9,7 @@ import torch
 
 import eval.export
 from convert.torch_align import align_reference
-from eval.network import load_network
+from convert.network import load_full_network
 from eval_references import SEED, weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
 from torch_ref.random_weights import random_reference_net
@@ -65,7 +65,7 @@ def test_mindir_file_computes_the_reference_network_in_mindspore(weight_files, t
 def test_mindspores_own_onnx_needs_the_repair(weight_files, tmp_path):
     """MindSpore 2.10 writes ConvTranspose output_shape and Conv pads wrongly; if a MindSpore update fixes
     either, eval/onnx_repair.py must change with it, and this test says so."""
-    net = load_network(weight_files["torch"])[0]
+    net = load_full_network(weight_files["torch"])[0]
     raw = tmp_path / "raw.onnx"
     ms.onnx.export(net, ms.Tensor(fresh_images()), file_name=str(raw))
     with pytest.raises(Exception, match="output_shape has incorrect size"):

@@ -8,7 +8,7 @@ from cityscapesscripts.helpers.labels import trainId2label
 from PIL import Image
 
 from data_fixtures import data_root, png  # noqa: F401  (fixture)
-from eval.network import load_network
+from convert.network import load_full_network
 from eval.predict import logits
 from eval_references import reference_input, upsampled_prediction, weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
@@ -41,7 +41,7 @@ def test_every_kind_matches_an_independent_computation(weight_files, photos, tmp
     assert code == 1, "one image was unreadable"
     assert "broken.png" in stderr and "could not be read" in stderr and "Traceback" not in stderr
     assert "for 3 of 4 images" in stdout
-    net = load_network(weight_files["torch"])[0]
+    net = load_full_network(weight_files["torch"])[0]
     colours = {train_id: label.color for train_id, label in trainId2label.items() if 0 <= train_id < 19}
     for source in sorted((photos / "street").glob("*_leftImg8bit.png")):
         relative = source.relative_to(photos)

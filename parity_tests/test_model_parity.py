@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from convert import convert_file, read_weights
-from convert.parity import (compare_backward, compare_end_to_end, compare_forward, format_table,
+from parity.engine import (compare_backward, compare_end_to_end, compare_forward, format_table,
                             network_pair)
 from ms_erfnet import ERFNet
 from weight_files import save_upstream

@@ -8,7 +8,7 @@ import pytest
 from convert import read_weights
 from convert.ms_io import write_ms_weights
 from train.config import read_config
-from train.data.make_data import make_data
+from data.make_data import make_data
 from train.run import train_from_config, with_alignment
 from weight_files import save_upstream
 
@@ -25,14 +25,15 @@ def zoo_checkpoint(tmp_path_factory):
 
 def test_from_weights_follows_the_starting_checkpoint(zoo_checkpoint):
     config = read_config(SMOKE, ["model.upsample_align=from_weights"])
-    assert with_alignment(config, zoo_checkpoint, print).upsample_align == "zoo"
-    assert with_alignment(config, None, print).upsample_align == "torch"
+    assert with_alignment(config, zoo_checkpoint).model.upsample_align == "zoo"
+    assert with_alignment(config, None).model.upsample_align == "torch"
 
 
-def test_an_explicit_other_alignment_is_announced_with_the_measured_change(zoo_checkpoint):
-    said = []
-    config = with_alignment(read_config(SMOKE), zoo_checkpoint, said.append)
-    assert config.upsample_align == "torch"
+def test_an_explicit_other_alignment_is_announced_with_the_measured_change(zoo_checkpoint, caplog):
+    with caplog.at_level("INFO"):
+        config = with_alignment(read_config(SMOKE), zoo_checkpoint)
+    assert config.model.upsample_align == "torch"
+    said = caplog.messages
     assert len(said) == 1 and "zoo" in said[0] and "torch" in said[0] and "6 pixels" in said[0], said
 
 

@@ -7,7 +7,7 @@ import yaml
 
 from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
-from erfnet.errors import UserError
+from facts.errors import UserError
 from train.config import parse_config, read_config, resolved_yaml
 from train.run import parse_stage_selection
 
@@ -16,20 +16,22 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 def test_the_four_stage_recipe_is_the_seeds_table():
     config = read_config(CONFIGS / "cityscapes_4stage.yaml")
-    table = [(s.network, s.first_epoch, s.last_epoch, s.dropout["enc128"], s.crop_ratio, s.init) for s in config.stages]
+    table = [(s.network, s.first_epoch, s.last_epoch, s.dropout["enc128"], s.augmentation.crop_ratio, s.init)
+             for s in config.stages]
     assert table == [("encoder", 1, 65, 0.3, 1.2, "scratch"), ("encoder", 66, 150, 0.3, (1.0, 1.3), "previous"),
                      ("full", 1, 65, 0.2, (1.0, 1.3), "previous_encoder"), ("full", 66, 150, 0.3, (1.0, 1.3), "previous")]
     assert {s.dropout["enc64"] for s in config.stages} == {0.03} and {s.dropout["decoder"] for s in config.stages} == {0}
-    assert {s.recipe for s in config.stages} == {"zoo"} and config.poly_epochs == 150
+    assert {s.augmentation.recipe for s in config.stages} == {"zoo"} and config.poly.epochs == 150
 
 
 def test_erfnet_pytorch_recipe_and_its_imagenet_variant():
     config = read_config(CONFIGS / "erfnet_pytorch.yaml")
-    assert [(s.network, s.first_epoch, s.last_epoch, s.recipe) for s in config.stages] == [
+    assert [(s.network, s.first_epoch, s.last_epoch, s.augmentation.recipe) for s in config.stages] == [
         ("encoder", 1, 150, "pytorch"), ("full", 1, 150, "pytorch")]
     assert (config.lr0, config.batch_size) == (5e-4, 6)
-    with pytest.raises(UserError, match=r"stages\.1\.init\.file: erfnet_encoder_pretrained\.pth\.tar: no such file"):
-        read_config(CONFIGS / "erfnet_pytorch_imagenet.yaml")
+    imagenet = read_config(CONFIGS / "erfnet_pytorch_imagenet.yaml").stage(1)
+    assert (imagenet.network, imagenet.init.file, imagenet.init.part) == (
+        "full", "erfnet_encoder_pretrained.pth.tar", "encoder")
 
 
 def smoke_raw():
@@ -41,8 +43,18 @@ def smoke_raw():
     (lambda raw: raw["stages"][2].update(epochs="66-150"), r"stages\.2\.epochs: must be \[first, last\]"),
     (lambda raw: raw.update(batch_size=2.5), r"batch_size: must be an integer"),
     (lambda raw: raw["stages"][2].update(epochs=[2, 4]), r"stages\.2\.epochs: \[2, 4\] overlaps stage 1"),
-    (lambda raw: raw["stages"][3].update(init={"file": "/no/such.pth"}), r"stages\.3\.init\.file: /no/such\.pth"),
-    (lambda raw: raw["stages"][1]["dropout"].update(enc128=1.0), r"stages\.1\.dropout\.enc128: must be < 1"),
+    (lambda raw: raw["stages"][3].update(init={"part": "encoder"}), r"stages\.3\.init\.file: missing"),
+    (lambda raw: raw["stages"][3].update(init="prev"), r"stages\.3\.init: must be one of scratch, previous"),
+    (lambda raw: raw["stages"][1]["dropout"].update(enc128=1.0), r"stages\.1\.dropout\.enc128: must be in \[0, 1\)"),
+    (lambda raw: raw["stages"][1]["dropout"].update(enc32=0.1), r"stages\.1\.dropout\.enc32: unknown key"),
+    (lambda raw: raw["stages"][2].update(epochs=[4, 3]), r"stages\.2\.epochs: \[4, 3\]: the last epoch comes before"),
+    (lambda raw: raw["stages"][2].update(epochs=[3, 9]), r"stages\.2\.epochs: the last epoch 9 is beyond the poly "
+                                                          r"curve's 4 epochs"),
+    (lambda raw: raw["stages"][1].update(epochs=[0, 2]), r"stages\.1\.epochs: the first epoch is 1 or later, not 0"),
+    (lambda raw: raw.update(validation={"height": 36}), r"validation\.height: must be a multiple of 8, not 36"),
+    (lambda raw: raw.update(amp={"loss_scale": "big"}), r"amp\.loss_scale: must be a number"),
+    (lambda raw: raw.update(stages={}), r"stages: must be a non-empty mapping"),
+    (lambda raw: raw.pop("seed"), r"config field seed: missing"),
     (lambda raw: raw["stages"][1]["augmentation"].update(recipe="pytorch"),
      r"stages\.1\.augmentation\.crop_ratio: is a parameter of the zoo recipe"),
     (lambda raw: raw.update(height=30), r"height: must be a multiple of 8"),
@@ -63,15 +75,26 @@ def test_cli_reports_config_errors_in_one_line_before_training(tmp_path, capsys)
                  "--set", "stages.2.epochs=[3,9]"])
     assert code == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "stages.2.epochs: 9 is outside 3..4" in error
+    assert error.count("\n") == 1 and "stages.2.epochs: the last epoch 9 is beyond the poly curve's 4 epochs" in error
     assert not out.exists()
+
+
+def test_unreadable_config_files_are_one_line(tmp_path):
+    binary, broken = tmp_path / "binary.yaml", tmp_path / "broken.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    broken.write_text("seed: 0\nlr0: [1e-3\nheight: 32\n")
+    with pytest.raises(UserError, match="binary.yaml: not a text file"):
+        read_config(binary)
+    with pytest.raises(UserError, match=r"broken.yaml: not valid YAML: .* at line 3, column 7$") as caught:
+        read_config(broken)
+    assert "\n" not in str(caught.value)
 
 
 def test_overrides_and_resolved_config_round_trip():
     config = read_config(CONFIGS / "smoke.yaml", ["stages.2.epochs=[3,3]", "lr0=1e-3", "validation.every=2"])
-    assert (config.stage(2).first_epoch, config.stage(2).last_epoch, config.lr0, config.validate_every) == (3, 3, 1e-3, 2)
+    assert (config.stage(2).first_epoch, config.stage(2).last_epoch, config.lr0, config.validation.every) == (3, 3, 1e-3, 2)
     again = parse_config(yaml.safe_load(resolved_yaml(config)))
-    assert again.stages == config.stages and again.lr0 == config.lr0 and again.val_height == config.val_height
+    assert again.stages == config.stages and again.lr0 == config.lr0 and again == config
     with pytest.raises(UserError, match=r"config field stages\.7: --set"):
         read_config(CONFIGS / "smoke.yaml", ["stages.7.epochs=[1,2]"])
 
@@ -93,3 +116,19 @@ def test_a_stage_without_its_previous_weights_stops_before_training(data_root, t
     assert not (tmp_path / "run" / "stage3").exists()
     with pytest.raises(UserError, match="--init .*: no such file"):
         train_from_config(CONFIGS / "smoke.yaml", data_root, tmp_path / "run", init=tmp_path / "none.ckpt")
+    with pytest.raises(UserError, match=r"config field stages\.1\.init\.file: erfnet_encoder_pretrained\.pth\.tar: "
+                                        r"no such file"):
+        train_from_config(CONFIGS / "erfnet_pytorch_imagenet.yaml", data_root, tmp_path / "imagenet", quiet=True)
+    assert not (tmp_path / "imagenet").exists()
+
+
+def test_init_file_replaces_the_configs_file_and_keeps_its_part(tmp_path):
+    from train.run import check_init_files, initial_weights
+    from weight_files import save_upstream
+    config = read_config(CONFIGS / "erfnet_pytorch_imagenet.yaml")
+    full = tmp_path / "full.pth"
+    save_upstream(full)
+    check_init_files(config.stages, full)  # the config's own file need not exist when --init replaces it
+    start = initial_weights(config, config.stage(1), tmp_path, full, None)
+    assert start.parts == ("encoder", "encoder head")
+    assert start.arrays and all(name.startswith("encoder.") for name in start.arrays)

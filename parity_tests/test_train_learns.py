@@ -3,7 +3,7 @@ val mIoU >= 0.6 on 8 others, scored by the validation `erfnet eval` uses (measur
 2.5 minutes on this project's 2-core CPU; bench/train_learns.py prints the curve)."""
 from pathlib import Path
 
-from train.data.make_data import make_data
+from data.make_data import make_data
 from train.run import train_from_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "learn.yaml"

@@ -12,12 +12,12 @@ from hypothesis import given, strategies as st
 from convert import read_weights
 from convert.ms_io import ms_parameters
 from convert.names import torch_name
-from convert.parity import NO_DROPOUT
-from erfnet.spec import class_weights
+from parity.engine import NO_DROPOUT
+from facts.spec import class_weights
 from ms_erfnet import ERFNet
 from torch_ref.random_weights import random_reference_net
 from train.dropout import SeededDropout, install_seeded_dropout, network_state
-from train.loss import WeightedCrossEntropy
+from ms_erfnet.loss import WeightedCrossEntropy
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.step import TrainStep

@@ -16,13 +16,13 @@ import pytest
 from convert import read_weights
 from erfnet.cli import main
 from train.config import read_config
-from train.devices import Devices
-from train.loss import WeightedCrossEntropy
-from train.data.make_data import make_data
+from ms_erfnet.devices import Devices
+from ms_erfnet.loss import WeightedCrossEntropy
+from data.make_data import make_data
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.run import train_from_config
 from train.schedule import poly_learning_rate
-from train.stage import StageRunner, build_network
+from train.stage import StageRunner, stage_network
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 WITH_DROPOUT = ["stages.1.dropout.enc64=0.03", "stages.1.dropout.enc128=0.3", "stages.1.epochs=[1,3]",
@@ -57,7 +57,7 @@ def test_smoke_config_runs_all_four_stages(small_root, tmp_path):
             f"epoch_{e:03d}.ckpt" for e in (stage.first_epoch, stage.last_epoch)]
         assert (folder / "best.ckpt").is_file()
     finals = {n: checkpoint_arrays(run / f"stage{n}" / "final.ckpt") for n in (1, 2, 3, 4)}
-    np.testing.assert_array_equal(finals[4]["decoder.output_conv.weight"], results[3].final_arrays["decoder.output_conv.weight"])
+    np.testing.assert_array_equal(finals[4]["decoder.output_conv.weight"], results[3].final_weights.arrays["decoder.output_conv.weight"])
     # The encoder stages never touch the decoder; stage 3 starts from stage 2's encoder and head and does not
     # train the head; stage 4 continues stage 3 (its head too).
     assert not np.array_equal(finals[1]["encoder.layers.0.conv.weight"], finals[2]["encoder.layers.0.conv.weight"])
@@ -110,14 +110,14 @@ def test_two_msrun_workers_equal_one_process_averaging_their_gradients(small_roo
     assert len(digests) == 2 and digests[0] == digests[1], "both ranks hold the same trained weights"
     config = read_config(SMOKE, overrides)
     stage = config.stage(1)
-    net, _ = build_network(config, stage, Devices())
+    net, _, _ = stage_network(config, stage, Devices())
     net.set_train(True)
     optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
     loss_fn = WeightedCrossEntropy("encoder")
     grad_fn = ms.value_and_grad(lambda x, y: loss_fn(net(x, True), y), None, optimizer.parameters)
     steps = 0
     for epoch in (1, 2):
-        set_learning_rate(optimizer, poly_learning_rate(config.lr0, epoch, config.poly_epochs, config.poly_power))
+        set_learning_rate(optimizer, poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power))
         shards = [list(StageRunner(config, stage, small_root, tmp_path, Devices(rank, 2)).dataset(epoch)
                        .create_dict_iterator(num_epochs=1, output_numpy=True)) for rank in (0, 1)]
         for batches in zip(*shards):

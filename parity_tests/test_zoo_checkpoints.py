@@ -11,12 +11,12 @@ from hypothesis import given, settings, strategies as st
 
 from convert import convert_file, read_weights, write_weights
 from convert.ms_io import ALIGN_KEY, ms_parameters
-from convert.parity import NO_DROPOUT, compare_backward, compare_forward, network_pair
+from parity.engine import NO_DROPOUT, compare_backward, compare_forward, network_pair
 from convert.realign import OUTPUT_SHIFT, measure_alignment_change
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
 from erfnet.cli import main
-from erfnet.errors import UserError
+from facts.errors import UserError
 from ms_erfnet import ERFNet
 from test_zoo_style_net import ZooEncoderPred, ZooERFNet, randomized, zoo_output
 from torch_ref import Net

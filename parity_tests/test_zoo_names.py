@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from convert.zoo import from_zoo_name, to_zoo_name, translate_zoo_names
-from erfnet import spec
-from erfnet.errors import UserError
+from facts import spec
+from facts.errors import UserError
 from ms_erfnet import ERFNet
 from test_zoo_style_net import ZooEncoderPred, ZooERFNet
 

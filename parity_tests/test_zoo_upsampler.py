@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from convert.torch_align import align_reference
-from erfnet.spec import layer_table
+from facts.spec import layer_table
 from ms_erfnet.blocks import UpsamplerBlock
 from test_zoo_style_net import ZooUpsampler, randomized
 from torch_ref import UpsamplerBlock as TorchUpsamplerBlock

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from erfnet.spec import layer_table
+from facts.spec import layer_table
 
 
 class DownsamplerBlock(nn.Module):

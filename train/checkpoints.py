@@ -1,5 +1,5 @@
 """Training checkpoints: the network's parameters (BatchNorm statistics included), Adam's moments, step and
-learning rate, and string metadata (stage, epoch, dropout RNG state, upsampler alignment, val mIoU), written
+learning rate, and string metadata (stage, network, epoch, dropout RNG state, upsampler alignment, val mIoU), written
 atomically. `convert.read_weights` reads them as plain weight files (it ignores the optimizer entries).
 
 Layout of one stage's folder RUN/stage<N>/: checkpoints/epoch_<EEE>.ckpt (the last `keep_last` epochs),
@@ -10,13 +10,11 @@ from pathlib import Path
 
 import mindspore as ms
 
-from convert.ms_io import ALIGN_KEY
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from facts.atomic import atomic_output
+from facts.errors import UserError
 from train.dropout import network_state
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.ckpt$")
-METADATA_KEYS = ("stage", "epoch", "dropout_rng", "val_miou", ALIGN_KEY)
 
 
 def epoch_path(stage_dir, epoch):

@@ -19,9 +19,11 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 from mindspore import Parameter, ParameterTuple, Tensor
 
-NETWORKS = ("encoder", "full")
+from facts.spec import NETWORKS
+
 BETAS = (0.9, 0.999)
 EPS = 1e-8
+
 
 class TorchAdam(nn.Cell):
     """`optimizer(gradients)` applies one Adam step, with torch.optim.Adam's formulas, to `parameters`.
@@ -75,6 +77,3 @@ def make_adam(parameters, lr, weight_decay):
 def set_learning_rate(optimizer, lr):
     optimizer.learning_rate.set_data(Tensor(float(lr), ms.float32))
 
-
-def learning_rate(optimizer):
-    return float(optimizer.learning_rate.asnumpy())

@@ -2,6 +2,7 @@
 of the poly curve, validate, and write checkpoints and metrics (writer rank only)."""
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,24 +10,30 @@ from pathlib import Path
 import mindspore as ms
 import numpy as np
 
-from erfnet.errors import UserError
-from ms_erfnet import ERFNet
+from convert.ms_io import ALIGN_KEY
+from convert.names import PARTS, part_of
+from convert.network import build_network
+from convert.weights import Weights
+from data.cityscapes import find_samples
+from data.pipeline import make_dataset, steps_per_epoch
+from facts.errors import UserError
+from facts.progress import progress
 from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_checkpoint, prune_epoch_checkpoints,
                                save_training_checkpoint)
-from train.data.cityscapes import find_samples
-from train.data.pipeline import make_dataset, steps_per_epoch
 from train.dropout import install_seeded_dropout, network_state
 from train.optim import make_adam, set_learning_rate, trained_parameters
-from train.progress import EpochProgress
 from train.schedule import poly_learning_rate
 from train.step import TrainStep
 from train.validate import validate
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class StageResult:
+    """final_weights: convert.weights.Weights of the network at the stage's end."""
     stage: int
-    final_arrays: dict
+    final_weights: Weights
     best_miou: float
     last_miou: float
     digest: str
@@ -41,20 +48,23 @@ def weights_digest(net):
     return digest.hexdigest()
 
 
-def build_network(config, stage, devices):
+def stage_network(config, stage, devices, start=None):
+    """The stage's network, holding `start` (convert.weights.Weights; None: all fresh), with seeded dropout
+    (train/dropout.py); returns (net, dropout randomness, names of the parameters left fresh)."""
     ms.set_seed(config.seed)
-    net = ERFNet(config.num_classes, dropout=stage.dropout, dropout_mode=config.dropout_mode,
-                 upsample_align=config.upsample_align)
+    net, fresh = build_network(config.model.num_classes, start, upsample_align=config.model.upsample_align,
+                               dropout=stage.dropout, dropout_mode=config.model.dropout_mode, training=True,
+                               fresh_parts=PARTS, source=f"the weights {stage.name} starts from")
     randomness = install_seeded_dropout(net, seed=[config.seed, stage.number, devices.rank])
-    return net, randomness
+    return net, randomness, fresh
 
 
-def load_arrays(net, arrays):
-    parameters = {name: ms.Parameter(ms.Tensor(np.asarray(value, np.float32)), name=name)
-                  for name, value in arrays.items()}
-    _, unused = ms.load_param_into_net(net, parameters, strict_load=True)
-    if unused:
-        raise UserError(f"initial weights hold parameters this network lacks: {', '.join(unused[:3])}")
+def describe_fresh(stage, fresh):
+    """"stage3: the decoder starts from fresh weights (78 tensors)" for the parameters left at their
+    initialisation."""
+    parts = list(dict.fromkeys(part_of(name) for name in fresh))
+    verb = "starts" if len(parts) == 1 else "start"
+    return f"{stage.name}: the {' and the '.join(parts)} {verb} from fresh weights ({len(fresh)} tensors)"
 
 
 def epoch_seed(config, stage, epoch):
@@ -74,50 +84,49 @@ class StageRunner:
 
     def dataset(self, epoch):
         config, stage = self.config, self.stage
-        return make_dataset(self.data_root, "train", recipe=stage.recipe, height=config.height,
+        return make_dataset(self.data_root, "train", recipe=stage.augmentation.recipe, height=config.height,
                             batch_size=config.batch_size, shuffle=True, seed=epoch_seed(config, stage, epoch),
                             num_shards=self.devices.size, shard_id=self.devices.rank, num_workers=config.workers,
                             drop_remainder=True, encoder_labels=stage.network == "encoder",
-                            crop_ratio=stage.crop_ratio, python_multiprocessing=config.workers > 1)
+                            crop_ratio=stage.augmentation.crop_ratio, python_multiprocessing=config.workers > 1)
 
-    def log(self, message):
-        if not self.quiet:
-            print(message, flush=True)
-
-    def run(self, initial_arrays, resume):
+    def run(self, start, resume):
+        """Train the stage from `start` (Weights or None), or from its last epoch checkpoint with `resume`."""
         config, stage = self.config, self.stage
-        net, randomness = build_network(config, stage, self.devices)
-        if config.amp_level != "O0":
-            net = ms.amp.auto_mixed_precision(net, config.amp_level)
-        optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
-        start, best = stage.first_epoch, float("-inf")
         checkpoints = epoch_checkpoints(self.dir) if resume else {}
+        net, randomness, fresh = stage_network(config, stage, self.devices, None if checkpoints else start)
+        if start is not None and fresh and not checkpoints:
+            log.info(describe_fresh(stage, fresh))
+        if config.amp.level != "O0":
+            net = ms.amp.auto_mixed_precision(net, config.amp.level)
+        optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
+        first, best = stage.first_epoch, float("-inf")
         if checkpoints:
             epoch, path = list(checkpoints.items())[-1]
             metadata = load_training_checkpoint(path, net, optimizer)
             randomness.restore(metadata["dropout_rng"])
-            start = int(metadata["epoch"]) + 1
-            self.log(f"{stage.name}: resuming after epoch {epoch} from {path}")
-        elif initial_arrays is not None:
-            load_arrays(net, initial_arrays)
+            first = int(metadata["epoch"]) + 1
+            log.info(f"{stage.name}: resuming after epoch {epoch} from {path}")
         if self.devices.is_writer:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.trim_metrics(start - 1)
+            self.trim_metrics(first - 1)
             best = self.best_so_far()
-        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.loss_scale, randomness)
+        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.amp.loss_scale, randomness)
         last_miou = float("nan")
-        for epoch in range(start, stage.last_epoch + 1):
+        for epoch in range(first, stage.last_epoch + 1):
             net.set_train(True)
-            lr = poly_learning_rate(config.lr0, epoch, config.poly_epochs, config.poly_power)
+            lr = poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power)
             set_learning_rate(optimizer, lr)
             loss, seconds, images = self.train_epoch(epoch, step)
             record = {"stage": stage.number, "epoch": epoch, "loss": loss, "lr": lr, "val_miou": None,
                       "val_loss": None, "images_per_s": images / seconds, "seconds": seconds}
-            if self.devices.is_writer and (epoch % config.validate_every == 0 or epoch == stage.last_epoch):
+            if self.devices.is_writer and (epoch % config.validation.every == 0 or epoch == stage.last_epoch):
                 record["val_miou"], record["val_loss"] = validate(net, stage.network, self.data_root,
-                                                                  config.val_height, config.val_batch_size,
-                                                                  config.workers)
+                                                                  config.validation.height,
+                                                                  config.validation.batch_size, config.workers,
+                                                                  quiet=self.quiet)
                 last_miou = record["val_miou"]
+                log.info(f"{stage.name} epoch {epoch}: val mIoU {last_miou:.4f}")
             if self.devices.is_writer:
                 self.record(record)
                 if record["val_miou"] is not None and record["val_miou"] > best:
@@ -126,33 +135,33 @@ class StageRunner:
                                              self.metadata(epoch, randomness, record["val_miou"]))
                 save_training_checkpoint(epoch_path(self.dir, epoch), net, optimizer,
                                          self.metadata(epoch, randomness, record["val_miou"]))
-                prune_epoch_checkpoints(self.dir, config.keep_last)
-            if record["val_miou"] is not None:
-                self.log(f"{stage.name} epoch {epoch}: val mIoU {record['val_miou']:.4f}")
+                prune_epoch_checkpoints(self.dir, config.checkpoints.keep_last)
         if self.devices.is_writer:
             save_training_checkpoint(self.dir / "final.ckpt", net, optimizer,
                                      self.metadata(stage.last_epoch, randomness, last_miou))
         digest = weights_digest(net)
-        print(f"{stage.name} rank {self.devices.rank} weights digest {digest}", flush=True)
+        log.info(f"{stage.name} rank {self.devices.rank} weights digest {digest}")
         arrays = {p.name: p.asnumpy() for p in network_state(net)}
-        return StageResult(stage.number, arrays, best, last_miou, digest)
+        final = Weights(arrays, config.model.num_classes, PARTS, [], config.model.upsample_align)
+        return StageResult(stage.number, final, best, last_miou, digest)
 
     def train_epoch(self, epoch, step):
-        progress = EpochProgress(f"{self.stage.name} epoch {epoch}/{self.stage.last_epoch}", self.steps)
+        """One epoch of steps: (mean loss, seconds, images over all devices)."""
         start, losses, images = time.perf_counter(), [], 0
-        for batch in self.dataset(epoch).create_dict_iterator(num_epochs=1, output_numpy=True):
-            losses.append(step(ms.Tensor(batch["image"]), ms.Tensor(batch["label"])))
-            images += len(batch["image"]) * self.devices.size
-            if not self.quiet:
-                progress.update(len(losses), float(np.mean(losses)), images)
+        with progress(self.steps, f"{self.stage.name} epoch {epoch}/{self.stage.last_epoch}", unit="step",
+                      disable=self.quiet) as bar:
+            for batch in self.dataset(epoch).create_dict_iterator(num_epochs=1, output_numpy=True):
+                losses.append(step(ms.Tensor(batch["image"]), ms.Tensor(batch["label"])))
+                images += len(batch["image"]) * self.devices.size
+                bar.set_postfix(loss=f"{np.mean(losses):.4f}",
+                                images_s=f"{images / (time.perf_counter() - start):.1f}", refresh=False)
+                bar.update()
         seconds = time.perf_counter() - start
-        if not self.quiet:
-            progress.finish(f"loss {np.mean(losses):.4f}, {images / seconds:.1f} images/s, {seconds:.1f} s")
         return float(np.mean(losses)), seconds, images
 
     def metadata(self, epoch, randomness, val_miou):
-        return {"stage": self.stage.number, "epoch": epoch, "dropout_rng": randomness.state(), "val_miou": val_miou,
-                "upsample_align": self.config.upsample_align}
+        return {"stage": self.stage.number, "network": self.stage.network, "epoch": epoch,
+                "dropout_rng": randomness.state(), "val_miou": val_miou, ALIGN_KEY: self.config.model.upsample_align}
 
     def record(self, record):
         """Append the epoch's metrics line (before its checkpoint: a resume trims lines past its checkpoint)."""

@@ -13,9 +13,8 @@ overflow is skipped, as MindSpore's loss scalers intend.
 import mindspore as ms
 from mindspore import amp, nn
 
-from train.loss import WeightedCrossEntropy
-
-DYNAMIC = "dynamic"
+from ms_erfnet.loss import WeightedCrossEntropy
+from train.config import DYNAMIC
 
 
 def loss_scaler(loss_scale):

@@ -19,8 +19,8 @@ class EncoderPrediction(nn.Cell):
         return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def validate(net, network, data_root, height, batch_size, num_workers):
-    """(val mIoU, val loss) of `net` on the val split."""
+def validate(net, network, data_root, height, batch_size, num_workers, quiet=False):
+    """(val mIoU, val loss) of `net` on the val split; a progress bar unless `quiet`."""
     scored = EncoderPrediction(net) if network == "encoder" else net
-    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers)
+    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet)
     return float(result.mean_iou), float(result.mean_loss)

@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from erfnet.errors import UserError
-from train.data import cache as cache_module
-from train.data.cityscapes import find_samples, read_label, read_sample
-from train.data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
+from facts.errors import UserError
+from data import cache as cache_module
+from data.cityscapes import find_samples, read_label, read_sample
+from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
 

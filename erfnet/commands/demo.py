@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from erfnet.atomic import atomic_output
-from erfnet.errors import UserError
+from facts.atomic import atomic_output
+from facts.errors import UserError
 
-SMOKE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
+SMOKE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "smoke.yaml"
 
 
 def add_arguments(parser):
@@ -44,7 +44,7 @@ def write_upstream_weights(path, seed):
 
 def parity_step(out, args):
     from convert import convert_file
-    from convert.parity_cli import parity_report
+    from parity.report import parity_report
     upstream = out / "erfnet_pytorch_random.pth"
     heading(f"1. Random weights saved as erfnet_pytorch saves them: {upstream}")
     write_upstream_weights(upstream, args.seed)
@@ -59,7 +59,7 @@ def parity_step(out, args):
 
 
 def data_step(out, args):
-    from train.data.make_data import make_data
+    from data.make_data import make_data
     root = out / "cityscapes"
     heading(f"2. Generated street scenes in Cityscapes' layout: {root}")
     make_data(root, {"train": args.train_images, "val": args.val_images}, args.width, args.seed)
@@ -95,7 +95,7 @@ def evaluation_step(out, root, weights, args):
     from erfnet.cli import main
     from eval.pictures import write_demo_pictures
     from train.config import read_config
-    height = read_config(args.config, ()).val_height
+    height = read_config(args.config, ()).validation.height
     heading(f"4. erfnet eval --weights {weights} --data {root} --height {height} --protocol full, and pictures")
     status = main(["eval", "--weights", str(weights), "--data", str(root), "--height", str(height),
                    "--protocol", "full"])

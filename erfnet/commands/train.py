@@ -1,9 +1,9 @@
 """`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun)."""
-import random
 from pathlib import Path
 
-from erfnet.errors import UserError
-from train.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, launch_workers, select_device
+from erfnet.launch import PORTS, launch_workers
+from facts.errors import UserError
+from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, select_device
 
 
 def add_arguments(parser):
@@ -26,7 +26,8 @@ def add_arguments(parser):
     parser.add_argument("--devices", type=int, default=1,
                         help="data-parallel workers launched through msrun (8 for one 8-card Ascend server)")
     parser.add_argument("--master-port", type=int, default=None,
-                        help="msrun scheduler port with --devices > 1; a random port in 20000-40000 when not given")
+                        help=f"msrun scheduler port with --devices > 1; a random port in {PORTS[0]}-{PORTS[1]} when not "
+                             "given")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -65,11 +66,9 @@ def launch(args):
     config = read_config(args.config, args.overrides)
     selected = parse_stage_selection(args.stages, config)
     check_out_folder(args.out, [stage for stage in config.stages if stage.number in selected], args.resume)
-    port = args.master_port or random.randint(20000, 40000)
     log_dir = args.out / "msrun_logs"
-    argv = worker_argv(args)
     print(f"launching {args.devices} workers through msrun (logs in {log_dir})", flush=True)
-    code = launch_workers(args.devices, argv, log_dir, port)
+    code = launch_workers(args.devices, worker_argv(args), log_dir, args.master_port)
     if code != 0:
         raise UserError(f"msrun exited with code {code}; see {log_dir}/worker_*.log")
     return 0

@@ -3,12 +3,10 @@ pictures. Exit code 0 when every image was written, 1 when some could not be rea
 import sys
 from pathlib import Path
 
-from erfnet.errors import UserError
+from convert.network import load_full_network
 from eval.infer import KINDS, check_kinds, find_images, infer_images
-from eval.network import load_network
+from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
-
-BAR_WIDTH = 30
 
 
 def add_arguments(parser):
@@ -27,17 +25,6 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
 
 
-def _progress(done, total, seconds):
-    filled = BAR_WIDTH * done // total
-    end = "\n" if done == total else ""
-    print(f"\rinfer: [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} images, "
-          f"{done / max(seconds, 1e-9):.2f} images/s", end=end, file=sys.stderr, flush=True)
-
-
-def _report_failure(path, message):
-    print(f"\nerfnet infer: skipped {path}: {message}", file=sys.stderr, flush=True)
-
-
 def run(args):
     kinds = tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
     check_kinds(kinds)
@@ -45,9 +32,8 @@ def run(args):
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
     use_graph_mode()
-    net, _ = load_network(args.weights)
-    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, progress=_progress,
-                           report_failure=_report_failure)
+    net, _ = load_full_network(args.weights)
+    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size)
     print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
     if summary.failed:
         print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "

@@ -1,14 +1,16 @@
 """`erfnet eval`: score weights (one file, or every weight file in a folder) on a Cityscapes split."""
+import logging
 import math
-import sys
 from pathlib import Path
 
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
-from erfnet.errors import UserError
+from convert.network import load_full_network
 from eval.evaluate import PROTOCOLS, evaluate
-from eval.network import load_network
 from eval.report import table, write_metrics
+from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
@@ -40,26 +42,19 @@ def weight_files(path):
     return found
 
 
-def _progress(done, total, seconds):
-    end = "\n" if done == total else ""
-    print(f"\reval: {done}/{total} images, {done / max(seconds, 1e-9):.2f} images/s", end=end, file=sys.stderr,
-          flush=True)
-
-
 def run(args):
     use_graph_mode()
     files = weight_files(args.weights)
     scores = {}
     for file in files:
         try:
-            net, _ = load_network(file)
+            net, _ = load_full_network(file)
         except UserError as error:
             if len(files) == 1:
                 raise
-            print(f"skipping {file}: {error}", file=sys.stderr)
+            log.warning(f"skipping {file}: {error}")
             continue
-        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers,
-                          progress=_progress)
+        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers)
         print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height})"))
         text_path, json_path = write_metrics(result, file, args.split)
         print(f"wrote {text_path} and {json_path}")

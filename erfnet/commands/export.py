@@ -3,7 +3,7 @@ file back (MindSpore for MINDIR, onnxruntime for ONNX) and comparing outputs on 
 from pathlib import Path
 
 from eval.export import ENDINGS, TOLERANCE, export_network
-from eval.network import load_network
+from convert.network import load_full_network
 
 
 def add_arguments(parser):
@@ -20,7 +20,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    net, weights = load_network(args.weights)
+    net, weights = load_full_network(args.weights)
     check = export_network(net, args.out, args.format, args.batch, args.height, args.width,
                            tolerance=args.tolerance)
     print(f"wrote {check.path}: input image float32 [{args.batch}, 3, {args.height}, {args.width}] in [0, 1], "

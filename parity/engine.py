@@ -14,25 +14,24 @@ block's is below 1e-6 of the tensor's largest, its input is nudged with small no
 """
 from dataclasses import dataclass
 
-from torch.overrides import TorchFunctionMode
-
 import mindspore as ms
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from convert.ms_io import ms_parameters
-from convert.names import DECODER, ENCODER_HEAD, torch_name
+from convert.names import DECODER, ENCODER_HEAD, PARTS, torch_name
+from convert.network import build_network
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
-from erfnet.spec import class_weights
+from facts.spec import class_weights, layer_table
 from ms_erfnet import ERFNet
+from ms_erfnet.loss import WeightedCrossEntropy
 from torch_ref import Net
-from train.loss import WeightedCrossEntropy
 
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
-NO_DROPOUT = {"enc64": 0.0, "enc128": 0.0, "decoder": 0.0}
+NO_DROPOUT = {group: 0.0 for group in layer_table().dropout_defaults}
 BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
 HEAD = "encoder.output_conv"
 AMBIGUOUS_RELU_MARGIN = 1e-6
@@ -89,8 +88,8 @@ def network_pair(weights):
         if isinstance(module, torch.nn.Dropout2d):
             module.p = 0.0
     reference.double()
-    ours = ERFNet(num_classes, dropout=NO_DROPOUT, upsample_align=weights.upsample_align)
-    ms.load_param_into_net(ours, ms_parameters(weights), strict_load=True)
+    missing = tuple(part for part in PARTS if part not in weights.parts)
+    ours, _ = build_network(num_classes, weights, dropout=NO_DROPOUT, fresh_parts=missing)
     return NetworkPair(reference, ours, weights.parts)
 
 

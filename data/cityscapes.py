@@ -4,15 +4,17 @@
 `<root>/gtFine/<split>/<city>/<stem>_gtFine_labelTrainIds.png`, or with `..._gtFine_labelIds.png` (mapped
 through the official label table) when the trainIds file is absent. Pairing is by stem, never by position.
 """
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from erfnet.errors import UserError
-from train.data import labels
+from facts import labels
+from facts.errors import UserError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_KINDS = ("labelTrainIds", "labelIds")
@@ -129,10 +131,11 @@ def _pair(root, split):
     return samples, problems
 
 
-def _report(message, skip_bad):
+def report_bad(message, skip_bad):
+    """A bad sample stops the work (UserError) or, with `skip_bad`, is logged and left out."""
     if not skip_bad:
         raise UserError(message + " (use --skip-bad to skip such files)")
-    print(f"skipping: {message}", file=sys.stderr)
+    log.warning(f"skipping: {message}")
 
 
 def find_samples(root, split, skip_bad=False, verify=True, decode_labels=False):
@@ -150,13 +153,13 @@ def find_samples(root, split, skip_bad=False, verify=True, decode_labels=False):
         raise UserError(f"{image_dir}: no such folder (expected a Cityscapes root with leftImg8bit/{split}/<city>/)")
     samples, problems = _pair(root, split)
     for problem in problems:
-        _report(problem, skip_bad)
+        report_bad(problem, skip_bad)
     usable = []
     for sample in samples:
         try:
             check_sample(sample, verify=verify, decode_label=decode_labels)
         except BadSample as error:
-            _report(str(error), skip_bad)
+            report_bad(str(error), skip_bad)
             continue
         usable.append(sample)
     if not usable:

@@ -1,11 +1,29 @@
-"""Reads the shared facts in erfnet/data: ERFNet's layer table and the class weights."""
+"""ERFNet's facts as the port reads them: the layer table (layers.yaml), the class weights
+(class_weights.yaml), and the value sets and size rule of the network they describe.
+
+The PyTorch reference (torch_ref) keeps its own copy of erfnet_pytorch's facts; tests check this table and
+these weights against it.
+"""
 import functools
 from dataclasses import dataclass
 from importlib import resources
 
 import yaml
 
+from facts.errors import UserError
+
 BLOCK_KINDS = ("downsampler", "non_bottleneck_1d", "upsampler")
+UPSAMPLE_ALIGNMENTS = ("torch", "zoo")  # rows 1..2H of the unpadded transposed conv (erfnet_pytorch), or 0..2H-1
+DROPOUT_MODES = ("channel", "element")  # whole channels (erfnet_pytorch's Dropout2d) or elements (the zoo port)
+NETWORKS = ("encoder", "full")          # what a stage trains: the encoder with its 1x1 head, or the whole network
+STRIDE = 8                              # ERFNet downsamples by 8: input sizes are multiples of it
+
+
+def check_size(name, value):
+    """Raise UserError unless `value` (an input height or width) is a positive multiple of STRIDE."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < STRIDE or value % STRIDE:
+        raise UserError(f"{name} {value}: must be a positive multiple of {STRIDE} (ERFNet downsamples by {STRIDE})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -30,7 +48,7 @@ class LayerTable:
 
 
 def _data(name):
-    return yaml.safe_load(resources.files("erfnet").joinpath("data", name).read_text())
+    return yaml.safe_load(resources.files("facts").joinpath(name).read_text())
 
 
 def _block(row):
@@ -58,7 +76,7 @@ def layer_table():
 
 @functools.cache
 def class_weights(kind):
-    """The 20 loss weights for `kind` = "encoder" or "full" (index 19, void, weighs 0)."""
+    """The 20 loss weights for `kind` in NETWORKS (index 19, void, weighs 0)."""
     weights = _data("class_weights.yaml")
     if kind not in weights:
         raise ValueError(f"class weights: kind must be one of {sorted(weights)}, not {kind!r}")

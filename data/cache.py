@@ -10,15 +10,14 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from erfnet.errors import UserError
-from train.data.cityscapes import BadSample, find_samples, read_sample
-from train.data.recipes import ValRecipe, output_size
+from facts.errors import UserError
+from facts.progress import progress
+from data.cityscapes import BadSample, find_samples, read_sample, report_bad
+from data.recipes import ValRecipe, output_size
 
 FILE_NAME = "data.mindrecord"
 STEMS_NAME = "stems.json"
@@ -61,11 +60,11 @@ def _resized_row(job):
                          "image": image.tobytes(), "label": label.tobytes()}
 
 
-def prepare(root, split, height, out=None, workers=2, skip_bad=False, progress=None):
+def prepare(root, split, height, out=None, workers=2, skip_bad=False, quiet=False):
     """Resize every sample of `split` to `height` and write the cache folder atomically; returns its path.
 
     Every file is decoded here, so this also finds truncated files and labels outside the table:
-    UserError naming the file, or with `skip_bad` a line on stderr and the sample left out.
+    UserError naming the file, or with `skip_bad` a logged line and the sample left out. `quiet`: no progress bar.
     """
     from mindspore.mindrecord import FileWriter
     samples = find_samples(root, split, skip_bad=skip_bad, verify=False)
@@ -76,20 +75,18 @@ def prepare(root, split, height, out=None, workers=2, skip_bad=False, progress=N
         writer = FileWriter(str(building / FILE_NAME), shard_num=1, overwrite=True)
         writer.set_page_size(_page_size(samples[0], height))
         writer.add_schema(SCHEMA, "erfnet resized Cityscapes split")
-        start, stems, skipped = time.perf_counter(), [], []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        stems, skipped = [], []
+        with ProcessPoolExecutor(max_workers=workers) as pool, \
+                progress(len(samples), f"prepare {split}", disable=quiet) as bar:
             jobs = ((sample, height) for sample in samples)
-            for done, (stem, row) in enumerate(pool.map(_resized_row, jobs, chunksize=4), 1):
+            for stem, row in pool.map(_resized_row, jobs, chunksize=4):
                 if isinstance(row, str):
-                    if not skip_bad:
-                        raise UserError(row + " (use --skip-bad to skip such files)")
-                    print(f"skipping: {row}", file=sys.stderr)
+                    report_bad(row, skip_bad)
                     skipped.append(stem)
                 else:
                     writer.write_raw_data([row])
                     stems.append(stem)
-                if progress:
-                    progress(done, len(samples), time.perf_counter() - start)
+                bar.update()
         if not stems:
             raise UserError(f"{root}: split {split!r} has no usable samples")
         writer.commit()

@@ -11,11 +11,11 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
 
-from erfnet.spec import class_weights
+from facts.spec import class_weights
 
 
 class WeightedCrossEntropy(nn.Cell):
-    """`kind` picks the class weights of erfnet/data/class_weights.yaml: "encoder" or "full"."""
+    """`kind` picks the class weights of facts/class_weights.yaml: "encoder" or "full"."""
 
     def __init__(self, kind):
         super().__init__()

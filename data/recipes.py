@@ -4,8 +4,8 @@ them (`apply(image, label, params)`), so tests can replay the same parameters on
 Arrays in and out: image uint8 [H, W, 3], label uint8 [H, W] with trainIds 0..19 (19 = void).
 Resizing uses Pillow, as both references do: MindSpore's Resize (OpenCV, no antialiasing) differs from it by
 up to 40 grey levels, and Pillow's antialiased resize is what the published models saw. The zoo blur uses
-MindSpore's C++ GaussianBlur: 20x faster than Pillow's (which approximates a Gaussian by box blurs) and within
-a mean of 0.46 grey levels (at most 21 at one pixel) of it after the resize (parity_tests/test_data_recipes.py).
+MindSpore's C++ GaussianBlur, faster than Pillow's box-blur approximation of a Gaussian (bench/data_pipeline.py)
+and close to it after the resize (parity_tests/test_data_recipes.py states the bound).
 
 - `pytorch` (erfnet_pytorch): resize to height H (bilinear image, nearest label), horizontal flip with
   probability `flip_p`, translation by integers in [-max_shift, max_shift] with the exposed image area 0 and
@@ -21,7 +21,7 @@ from dataclasses import astuple, dataclass
 import numpy as np
 from PIL import Image
 
-from train.data.labels import VOID
+from facts.labels import VOID
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -189,6 +189,7 @@ class ZooRecipe:
 
 
 RECIPES = {recipe.name: recipe for recipe in (PytorchRecipe, ZooRecipe, ValRecipe)}
+TRAINING_RECIPES = (ZooRecipe.name, PytorchRecipe.name)
 
 
 def make_recipe(name, height=512, **options):

@@ -1,0 +1,52 @@
+"""The one place where a MindSpore ERFNet meets weights: build the network for them and load them by name.
+
+`build_network` makes ms_erfnet.ERFNet with the class count, upsampler alignment, dropout and mode asked for,
+and loads `convert.weights.Weights` through MindSpore's `load_param_into_net`. Every parameter must come from
+the weights, except those of the parts a caller allows to start fresh (a training stage's new decoder, the
+encoder head a full-network forward never uses); the names left fresh are returned so the caller can say so.
+`load_full_network` is the same for a weight file that must hold the whole network (eval, infer, export).
+"""
+import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
+import mindspore as ms
+
+from convert.api import read_weights
+from convert.ms_io import ms_parameters
+from convert.names import ENCODER_HEAD, part_of
+from facts.errors import UserError
+from ms_erfnet import ERFNet
+
+SHOWN = 4
+
+
+def build_network(num_classes, weights=None, *, upsample_align=None, dropout=None, dropout_mode="channel",
+                  training=False, fresh_parts=(), source="the weights"):
+    """(net, fresh): ERFNet(num_classes) holding `weights` (None: all fresh), in train mode when `training`.
+
+    upsample_align defaults to the weights' own (torch for fresh weights). `fresh_parts` (convert.names.PARTS)
+    may keep their initialisation when the weights lack them; any other missing parameter is a UserError naming
+    `source`. `fresh` lists the parameter names left at their initialisation."""
+    align = upsample_align or (weights.upsample_align if weights is not None else "torch")
+    net = ERFNet(num_classes, dropout=dropout, dropout_mode=dropout_mode, upsample_align=align)
+    names = [parameter.name for parameter in net.get_parameters()]
+    fresh = names
+    if weights is not None:
+        if weights.num_classes not in (0, num_classes):
+            raise UserError(f"{source}: holds weights for {weights.num_classes} classes, not {num_classes}")
+        fresh = [name for name in names if name not in weights.arrays]
+        refused = [name for name in fresh if part_of(name) not in fresh_parts]
+        if refused:
+            raise UserError(f"{source}: no weights for {', '.join(refused[:SHOWN])}"
+                            + (f" and {len(refused) - SHOWN} more" if len(refused) > SHOWN else ""))
+        ms.load_param_into_net(net, ms_parameters(weights), strict_load=True)
+    net.set_train(training)
+    return net, fresh
+
+
+def load_full_network(path):
+    """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
+    weights = read_weights(path)
+    if not weights.has_full_network:
+        raise UserError(f"{path}: encoder-only weights (no decoder); evaluation, inference and export need the full "
+                        f"network: train the decoder stage first")
+    net, _ = build_network(weights.num_classes, weights, fresh_parts=(ENCODER_HEAD,), source=path)
+    return net, weights

@@ -1,0 +1,26 @@
+"""`erfnet make-data`: write generated street scenes in the real Cityscapes layout and file names."""
+from pathlib import Path
+
+from data.make_data import make_data
+from facts.errors import UserError
+
+
+def add_arguments(parser):
+    parser.add_argument("out", type=Path, help="output folder: becomes a Cityscapes root "
+                        "(leftImg8bit/<split>/<city>/..., gtFine/<split>/<city>/...)")
+    parser.add_argument("--train", type=int, default=32, help="number of training scenes")
+    parser.add_argument("--val", type=int, default=8, help="number of validation scenes")
+    parser.add_argument("--width", type=int, default=256, help="image width in pixels; height is width/2")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files")
+
+
+def run(args):
+    if args.train < 0 or args.val < 0 or args.train + args.val == 0:
+        raise UserError("--train and --val must be >= 0 and not both 0")
+    if args.width < 16 or args.width % 2:
+        raise UserError(f"--width {args.width}: must be an even number >= 16")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"{args.out}: exists and is not a folder")
+    make_data(args.out, {"train": args.train, "val": args.val}, args.width, args.seed, quiet=False)
+    print(f"wrote {args.train} train and {args.val} val scenes of {args.width}x{args.width // 2} to {args.out}")
+    return 0

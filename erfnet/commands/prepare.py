@@ -1,0 +1,30 @@
+"""`erfnet prepare`: write the resized MindRecord cache of Cityscapes splits (see data.cache)."""
+from pathlib import Path
+
+from data.cache import prepare
+from facts.errors import UserError
+from facts.spec import check_size
+
+
+def add_arguments(parser):
+    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--height", type=int, default=512, help="resize images and labels to this height "
+                        "(a multiple of 8: the training height)")
+    parser.add_argument("--split", nargs="+", default=["train", "val"], help="splits to prepare")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="cache folder (one split only); default DATA/mindrecord/<split>_h<HEIGHT>")
+    parser.add_argument("--workers", type=int, default=2, help="processes decoding and resizing in parallel")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="report unusable samples and leave them out instead of stopping")
+
+
+def run(args):
+    check_size("--height", args.height)
+    if args.out and len(args.split) != 1:
+        raise UserError("--out needs exactly one --split")
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1")
+    for split in args.split:
+        target = prepare(args.data, split, args.height, out=args.out, workers=args.workers, skip_bad=args.skip_bad)
+        print(f"{split}: wrote {target}")
+    return 0

@@ -1,0 +1,59 @@
+"""The layout is the architecture: each package imports only packages of lower layers (README "Layout"), and
+the PyTorch reference imports nothing of this project. Read from the source with ast, so an import inside a
+function counts as much as one at the top."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = (("facts",), ("ms_erfnet", "torch_ref"), ("convert",), ("data",), ("eval",), ("train",), ("parity",),
+          ("erfnet",))
+RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
+INDEPENDENT = ("torch_ref",)
+
+
+def project_imports(path):
+    """(line, imported project package) for every import in the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [(node.lineno, name.split(".")[0]) for name in names if name.split(".")[0] in RANK]
+    return found
+
+
+def violations(package):
+    problems = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for line, imported in project_imports(path):
+            if imported == package:
+                continue
+            if package in INDEPENDENT or RANK[imported] >= RANK[package]:
+                problems.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
+    return problems
+
+
+@pytest.mark.parametrize("package", list(RANK))
+def test_imports_point_down_the_layers(package):
+    assert violations(package) == []
+
+
+def test_the_check_sees_an_import_that_points_up(tmp_path, monkeypatch):
+    planted = tmp_path / "facts"
+    planted.mkdir()
+    (planted / "wrong.py").write_text("def f():\n    from train.config import read_config\n")
+    (tmp_path / "torch_ref").mkdir()
+    (tmp_path / "torch_ref" / "wrong.py").write_text("import facts.spec\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    assert violations("facts") == ["facts/wrong.py:2 imports train"]
+    assert violations("torch_ref") == ["torch_ref/wrong.py:1 imports facts"]
+
+
+def test_every_package_has_a_layer():
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    assert packages == set(RANK)
