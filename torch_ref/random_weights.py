@@ -7,8 +7,11 @@ import torch
 
 from torch_ref.erfnet import Net
 
+DATA_PARALLEL_PREFIX = "module."
+
 
 def randomize_batchnorm(net, generator):
+    """Draws every BatchNorm's weight, bias, running statistics and batch count from `generator`, in place."""
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             n = module.num_features
@@ -26,3 +29,10 @@ def random_reference_net(num_classes=20, seed=0):
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     return randomize_batchnorm(Net(num_classes), generator).eval()
+
+
+def upstream_state_dict(num_classes=20, seed=0):
+    """`random_reference_net(num_classes, seed)`'s state_dict keyed as erfnet_pytorch saves its models:
+    trained under DataParallel, every key starts with `module.`."""
+    state = random_reference_net(num_classes, seed).state_dict()
+    return {DATA_PARALLEL_PREFIX + key: value for key, value in state.items()}
