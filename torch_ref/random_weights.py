@@ -5,9 +5,8 @@ statistic, so every BatchNorm tensor here is drawn at random.
 """
 import torch
 
+from torch_ref.checkpoint import with_prefix
 from torch_ref.erfnet import Net
-
-DATA_PARALLEL_PREFIX = "module."
 
 
 def randomize_batchnorm(net, generator):
@@ -34,5 +33,4 @@ def random_reference_net(num_classes=20, seed=0):
 def upstream_state_dict(num_classes=20, seed=0):
     """`random_reference_net(num_classes, seed)`'s state_dict keyed as erfnet_pytorch saves its models:
     trained under DataParallel, every key starts with `module.`."""
-    state = random_reference_net(num_classes, seed).state_dict()
-    return {DATA_PARALLEL_PREFIX + key: value for key, value in state.items()}
+    return with_prefix(random_reference_net(num_classes, seed).state_dict())
