@@ -1,6 +1,6 @@
 """torch_ref's reading of a Cityscapes root and erfnet_pytorch's joint transform, against numpy slicing:
 the flip and shift, the void fill where erfnet_pytorch fills road, the order of the random draws, the
-shorter-side resize, encoder labels at 1/8 and pairing by stem."""
+shorter-side resize, encoder labels at 1/8, pairing by stem and the val batches the trainer hands out."""
 import itertools
 import random
 
@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from torch_ref.cityscapes import CityscapesDataset, cityscapes_pairs
 from torch_ref.joint_transform import JointTransform, flip_and_shift, resize_shorter_side
+from torch_ref.trainer import evaluation_batches
 
 WIDTH, HEIGHT = 64, 32
 
@@ -138,3 +139,18 @@ def test_dataset_reads_rgb_images_and_label_ids_as_written(tmp_path):
     want_image, want_label = as_tensors(image, label)
     assert len(dataset) == 1 and torch.equal(got_image, want_image) and torch.equal(got_label, want_label)
 
+
+
+def test_evaluation_batches_resize_only_in_file_order(tmp_path):
+    rng = np.random.default_rng(5)
+    pictures = [random_pair(rng) for _ in range(3)]
+    for i, (image, label) in enumerate(pictures):
+        write_pair(tmp_path, "val", "munster", f"munster_{i:06d}_000019", image, label)
+    batches = list(evaluation_batches(tmp_path, "val", height=HEIGHT // 2, batch_size=2))
+    assert [images.shape for images, _ in batches] == [(2, 3, 16, 32), (1, 3, 16, 32)]
+    labels = torch.cat([labels for _, labels in batches])
+    want = torch.cat([as_tensors(image, label[1::2, 1::2])[1][None] for image, label in pictures])
+    assert torch.equal(labels, want)
+    images, encoder_labels = next(iter(evaluation_batches(tmp_path, "val", height=HEIGHT, network="encoder")))
+    assert torch.equal(images[0], as_tensors(*pictures[0])[0])
+    assert torch.equal(encoder_labels[0], as_tensors(*pictures[0])[1][:, 4::8, 4::8])
