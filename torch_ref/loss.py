@@ -1,7 +1,7 @@
 """erfnet_pytorch's training loss and its published class weights.
 
-The loss is its CrossEntropyLoss2d: log-softmax over the class channel, then NLL weighted per class
-(mean over pixels divided by the summed weights of their labels). The weights are the ones hand-set in
+The loss is its CrossEntropyLoss2d: log-softmax over the class channel, then the pixels' NLL summed with
+the weights of their labels and divided by the sum of those weights. The weights are the ones hand-set in
 erfnet_pytorch's train/main.py, indexed by trainId; index 19 is the void channel and weighs 0.
 """
 import torch
