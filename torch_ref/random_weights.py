@@ -5,10 +5,12 @@ statistic, so every BatchNorm tensor here is drawn at random.
 """
 import torch
 
+from torch_ref.checkpoint import with_prefix
 from torch_ref.erfnet import Net
 
 
 def randomize_batchnorm(net, generator):
+    """Draws every BatchNorm's weight, bias, running statistics and batch count from `generator`, in place."""
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             n = module.num_features
@@ -26,3 +28,9 @@ def random_reference_net(num_classes=20, seed=0):
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     return randomize_batchnorm(Net(num_classes), generator).eval()
+
+
+def upstream_state_dict(num_classes=20, seed=0):
+    """`random_reference_net(num_classes, seed)`'s state_dict keyed as erfnet_pytorch saves its models:
+    trained under DataParallel, every key starts with `module.`."""
+    return with_prefix(random_reference_net(num_classes, seed).state_dict())
