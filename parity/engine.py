@@ -24,10 +24,11 @@ from convert.names import DECODER, ENCODER_HEAD, PARTS, torch_name
 from convert.network import build_network
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
-from facts.spec import class_weights, layer_table
+from facts.spec import layer_table
 from ms_erfnet import ERFNet
 from ms_erfnet.loss import WeightedCrossEntropy
 from torch_ref import Net
+from torch_ref.loss import CLASS_WEIGHTS, CrossEntropyLoss2d
 
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
@@ -233,9 +234,9 @@ def next_input(reference_block, current, output, block_input):
 
 
 def weighted_loss_reference(output, labels, kind):
-    """erfnet_pytorch's loss: NLLLoss with the class weights on log_softmax."""
-    weight = torch.tensor(class_weights(kind), dtype=output.dtype)
-    return F.nll_loss(F.log_softmax(output, 1), torch.from_numpy(labels).long(), weight=weight)
+    """erfnet_pytorch's loss (torch_ref's copy of its class weights), in the output's precision."""
+    weight = torch.tensor(CLASS_WEIGHTS[kind], dtype=output.dtype)
+    return CrossEntropyLoss2d(weight)(output, torch.from_numpy(labels).long())
 
 
 def compare_end_to_end(pair, image, labels, only_encode=False, train=False):

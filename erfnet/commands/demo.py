@@ -36,10 +36,9 @@ def heading(text):
 
 def write_upstream_weights(path, seed):
     """Random weights in erfnet_pytorch's file format: a state_dict with DataParallel's `module.` prefix."""
-    from torch_ref.random_weights import random_reference_net
-    state = {"module." + key: value for key, value in random_reference_net(20, seed).state_dict().items()}
+    from torch_ref.random_weights import upstream_state_dict
     with atomic_output(path) as temporary:
-        torch.save(state, temporary)
+        torch.save(upstream_state_dict(20, seed), temporary)
 
 
 def parity_step(out, args):
