@@ -1,6 +1,7 @@
 """Weights in and out by file type: .pth/.pth.tar/.pt are PyTorch, .ckpt is MindSpore."""
 from pathlib import Path
 
+from facts.atomic import check_destination
 from facts.errors import UserError
 
 TORCH_ENDINGS = (".pth", ".pth.tar", ".pt", ".tar")
@@ -48,10 +49,12 @@ def write_weights(weights, path, torch_prefix="module.", zoo_names=False):
         write_torch_weights(weights, path, torch_prefix)
 
 
-def convert_file(source, target, torch_prefix="module.", realign=False, zoo_names=False):
+def convert_file(source, target, torch_prefix="module.", realign=False, zoo_names=False, force=False):
     """Read `source`, check it strictly, write `target`; returns the Weights (with notes). Nothing is written
-    when the source has any problem. Weights change upsampler alignment only with `realign`."""
+    when the source has any problem, when `target` is the source, or when it exists and `force` is not given.
+    Weights change upsampler alignment only with `realign`."""
     from convert.realign import realigned, target_alignment
+    check_destination(target, [source], force)
     torch_target = target_framework(target, zoo_names) == "torch"
     weights = read_weights(source)
     alignment = target_alignment(weights, torch_target, zoo_names, realign)

@@ -5,6 +5,9 @@ are recognised and ignored with a note. The upsampler alignment travels in the c
 Checkpoints of the MindSpore model zoo's port (convert/zoo.py) are recognised by their names, imply the zoo
 alignment, and are written on request (without metadata, as the zoo writes them).
 """
+import binascii
+from pathlib import Path
+
 import mindspore as ms
 import numpy as np
 
@@ -12,6 +15,7 @@ from convert.weights import checked_weights, expected_shapes
 from convert.zoo import ZOO_ALIGN, translate_zoo_names, zoo_arrays
 from facts.atomic import atomic_output
 from facts.errors import UserError
+from facts.spec import UPSAMPLE_ALIGNMENTS
 
 OPTIMIZER_PREFIXES = ("moment1.", "moment2.", "moments.", "exp_avg.", "exp_avg_sq.", "adam_m.", "adam_v.",
                       "accum.", "vhat.")
@@ -20,11 +24,34 @@ OPTIMIZER_SCALARS = ("beta1_power", "beta2_power", "learning_rate", "global_step
 ALIGN_KEY = "upsample_align"
 
 
-def load_checkpoint_file(path):
+CRC_MARKER = b"crc_num"
+CRC_TRAILER = len(CRC_MARKER) + 10  # MindSpore's crc_check appends "crc_num" and a CRC32 as 10 big-endian bytes
+
+
+def verify_checksum(path):
+    """True when the file carries MindSpore's CRC32 trailer (checked here: MindSpore's own failure message says
+    "May not have permission"); False for a file written without one. UserError when the CRC does not match."""
+    data = Path(path).read_bytes()
+    if len(data) < CRC_TRAILER or data[-CRC_TRAILER:-10] != CRC_MARKER:
+        return False
+    if binascii.crc32(data[:-CRC_TRAILER]) != int.from_bytes(data[-10:], "big"):
+        raise UserError(f"{path}: corrupted: its CRC32 checksum does not match its contents")
+    return True
+
+
+def load_checkpoint_file(path, notes=None):
+    """The checkpoint's entries by name, its CRC32 verified when it has one; a file without one gets a note
+    (in `notes`) that its bytes could not be verified. UserError says what is wrong with an unreadable file."""
+    if Path(path).stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty")
+    if not verify_checksum(path) and notes is not None:
+        notes.append("no checksum in this checkpoint (written without MindSpore's crc_check): its bytes could not "
+                     "be verified")
     try:
         return ms.load_checkpoint(str(path))
-    except (ValueError, RuntimeError, TypeError, OSError) as error:
-        raise UserError(f"{path}: not a readable MindSpore checkpoint ({str(error).splitlines()[0]})") from None
+    except Exception:  # MindSpore raises ValueError, RuntimeError, KeyError, TypeError for damaged files
+        raise UserError(f"{path}: not a readable MindSpore checkpoint (truncated or corrupted: cannot be parsed)") \
+            from None
 
 
 def is_optimizer_state(name):
@@ -32,9 +59,12 @@ def is_optimizer_state(name):
 
 
 def read_ms_weights(path):
-    entries = load_checkpoint_file(path)
     notes = []
+    entries = load_checkpoint_file(path, notes)
     metadata = {key: value for key, value in entries.items() if isinstance(value, str)}
+    if metadata.get(ALIGN_KEY, "torch") not in UPSAMPLE_ALIGNMENTS:
+        raise UserError(f"{path}: metadata {ALIGN_KEY} is {metadata[ALIGN_KEY]!r}; it must be one of "
+                        f"{', '.join(UPSAMPLE_ALIGNMENTS)}")
     optimizer = [name for name in entries if name not in metadata and is_optimizer_state(name)
                  and name not in expected_shapes(1)]
     if optimizer:
@@ -60,4 +90,4 @@ def write_ms_weights(weights, path, zoo_names=False):
     records = [{"name": name, "data": ms.Tensor(np.array(array, dtype=np.float32))} for name, array in arrays.items()]
     metadata = None if zoo_names else {ALIGN_KEY: weights.upsample_align}
     with atomic_output(path) as temporary:
-        ms.save_checkpoint(records, str(temporary), append_dict=metadata)
+        ms.save_checkpoint(records, str(temporary), append_dict=metadata, crc_check=True)

@@ -2,7 +2,9 @@
 
 Reads: a bare state_dict, a training checkpoint wrapping one ({'state_dict', 'epoch', 'optimizer', ...}),
 `module.` prefixes from DataParallel, and the ImageNet-pretrained encoder (`features.encoder.*`).
-Files are loaded with weights_only=True: a pickle that carries code is refused and nothing in it runs.
+Files are loaded with weights_only=True: a pickle that carries code is refused and nothing in it runs. A zip
+file (torch.save's format since PyTorch 1.6) has its CRC32 per entry checked first, which torch.load does not do;
+the legacy format carries no checksum, and a note says so.
 """
 import pickle
 import zipfile
@@ -22,15 +24,57 @@ IMAGENET_CLASSIFIER_PREFIX = "classifier."
 TORCH_LEAF_ORDER = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 
-def load_torch_file(path):
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_MAGIC = b"\x80"
+GZIP_MAGIC = b"\x1f\x8b"
+REFUSED_GLOBAL = ("Weights only load failed", "Unsupported global", "Unsupported operand")
+
+
+def file_format(path):
+    """"zip" or "legacy" (torch.save's two formats) from the first bytes; UserError for anything else."""
+    with open(path, "rb") as file:
+        head = file.read(512)
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head.startswith(PICKLE_MAGIC):
+        return "legacy"
+    if not head:
+        raise UserError(f"{path}: the file is empty")
+    if head.startswith(GZIP_MAGIC):
+        raise UserError(f"{path}: a gzip-compressed file, not a PyTorch weight file (decompress it first)")
+    if all(32 <= byte < 127 or byte in b"\t\r\n" for byte in head):
+        raise UserError(f"{path}: a text file, not a PyTorch weight file")
+    raise UserError(f"{path}: not a PyTorch weight file (neither torch.save's zip nor its legacy format)")
+
+
+def verify_zip(path):
+    """Check the CRC32 of every entry of a zip-format .pth."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as error:
+        raise UserError(f"{path}: a damaged zip file: {str(error).splitlines()[0]} (truncated or corrupted?)") from None
+    if bad is not None:
+        raise UserError(f"{path}: corrupted: entry {bad} fails its CRC32 check")
+
+
+def load_torch_file(path, notes):
+    """The object torch.save wrote, after checking the file's format and, for zip files, its checksums."""
+    if file_format(path) == "zip":
+        verify_zip(path)
+    else:
+        notes.append("legacy PyTorch format (before 1.6): it carries no checksum, so corruption cannot be detected")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not "
-                        f"loaded (weights_only=True; nothing in it was run). Detail: "
-                        f"{str(error).splitlines()[0]}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise UserError(f"{path}: not a readable PyTorch file ({str(error).splitlines()[0]})") from None
+        detail = str(error).splitlines()[0]
+        if any(marker in str(error) for marker in REFUSED_GLOBAL):
+            raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not loaded "
+                            f"(weights_only=True; nothing in it was run). Detail: {detail}") from None
+        raise UserError(f"{path}: a damaged PyTorch file ({detail})") from None
+    except Exception as error:  # torch raises many types for damaged files: RuntimeError, EOFError, KeyError, ...
+        detail = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        raise UserError(f"{path}: not a readable PyTorch file ({detail})") from None
 
 
 def unwrap_state_dict(obj, path, notes):
@@ -38,8 +82,13 @@ def unwrap_state_dict(obj, path, notes):
         extras = sorted(key for key in obj if key != "state_dict")
         notes.append(f"training checkpoint: took its state_dict; ignored {', '.join(extras) or 'nothing else'}")
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj:
+    if not isinstance(obj, dict):
         raise UserError(f"{path}: expected a state_dict (a dict of tensors), found {type(obj).__name__}")
+    if not obj:
+        raise UserError(f"{path}: holds an empty dict: no weights")
+    not_text = [repr(key) for key in obj if not isinstance(key, str)]
+    if not_text:
+        raise UserError(f"{path}: keys that are not parameter names: {', '.join(not_text[:6])}")
     not_tensors = [str(key) for key, value in obj.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
         raise UserError(f"{path}: entries that are not tensors: {', '.join(not_tensors[:6])}")
@@ -59,15 +108,23 @@ def strip_prefixes(state, notes):
     return state
 
 
+def as_array(tensor):
+    """The tensor as numpy in its own dtype (bfloat16, which numpy lacks, as float32); checked_weights judges it."""
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
 def read_torch_weights(path):
     notes = []
-    state = strip_prefixes(unwrap_state_dict(load_torch_file(path), path, notes), notes)
+    state = strip_prefixes(unwrap_state_dict(load_torch_file(path, notes), path, notes), notes)
     tracked = [key for key in state if key.endswith(".num_batches_tracked")]
     if tracked:
         notes.append(f"dropped {len(tracked)} num_batches_tracked counters (no MindSpore counterpart)")
+    bfloat16 = [key for key, value in state.items() if value.dtype == torch.bfloat16]
+    if bfloat16:
+        notes.append(f"converted {len(bfloat16)} bfloat16 tensors to float32 exactly")
     ms_names = {torch_name(name): name for name in expected_shapes(1)}
-    arrays = {ms_names.get(key, key): value.detach().cpu().float().numpy()
-              for key, value in state.items() if key not in tracked}
+    arrays = {ms_names.get(key, key): as_array(value) for key, value in state.items() if key not in tracked}
     return checked_weights(arrays, path, notes)
 
 

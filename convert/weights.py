@@ -59,7 +59,8 @@ def infer_num_classes(arrays, source):
 
 def checked_weights(arrays, source, notes, upsample_align="torch"):
     """Validate MindSpore-named arrays: no unknown names, each part complete or absent, the encoder present,
-    every shape right. Raises UserError naming the file and the keys."""
+    every shape right, real floating-point values (float16 and float64 become float32, with a note), all finite.
+    Raises UserError naming the file and the keys."""
     num_classes = infer_num_classes(arrays, source)
     expected = expected_shapes(num_classes or 1)
     unknown = [name for name in arrays if name not in expected]
@@ -81,12 +82,28 @@ def checked_weights(arrays, source, notes, upsample_align="torch"):
              for name in arrays if tuple(arrays[name].shape) != expected[name]]
     if wrong:
         raise UserError(f"{source}: wrong shapes for {num_classes} classes: {'; '.join(wrong[:SHOWN_KEYS])}")
-    ordered = {name: np.ascontiguousarray(arrays[name], dtype=np.float32) for name in expected if name in arrays}
+    ordered = {name: float32_array(arrays[name], name, source) for name in expected if name in arrays}
+    non_finite = [torch_name(name) for name, array in ordered.items() if not np.isfinite(array).all()]
+    if non_finite:
+        raise UserError(f"{source}: non-finite values (NaN or inf) in {_listing(non_finite)}")
+    converted = sorted({str(np.asarray(arrays[name]).dtype) for name in ordered} - {"float32"})
+    if converted:
+        notes.append(f"converted {' and '.join(converted)} tensors to float32")
     if ENCODER_HEAD not in parts:
         notes.append("no encoder head (encoder.output_conv): only the full network or training can use it")
     if DECODER not in parts:
         notes.append("encoder only: no decoder weights, the output holds the encoder alone")
     return Weights(ordered, num_classes, tuple(parts), notes, upsample_align)
+
+
+def float32_array(array, name, source):
+    """A real floating-point array as contiguous float32; integer, boolean and complex tensors are refused (a cast
+    would change them silently: complex loses its imaginary part)."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f":
+        raise UserError(f"{source}: {torch_name(name)} holds {array.dtype} values; ERFNet's weights are "
+                        f"floating-point")
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def torch_names(ms_names):

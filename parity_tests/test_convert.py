@@ -11,6 +11,7 @@ from hypothesis import given, strategies as st
 from convert import convert_file, read_weights
 from erfnet.cli import main
 from torch_ref import Net
+from file_faults import read_only
 from weight_files import save_upstream, upstream_state_dict
 
 
@@ -125,6 +126,17 @@ def bad_file_cases(tmp_path):
     cases["strings.pth"] = ({"a": "b"}, "not tensors: a")
     cases["decoder_only.pth"] = ({k: v for k, v in state.items() if ".decoder." in k}, "encoder's weights are missing")
     cases["other_net.pth"] = ({"fc.weight": torch.zeros(3)}, "holds no ERFNet weights")
+    cases["empty_dict.pth"] = ({}, "holds an empty dict: no weights")
+    cases["int_key.pth"] = ({**state, 7: torch.zeros(1)}, "keys that are not parameter names: 7")
+    nan = dict(state, **{"module.encoder.layers.3.bn1.weight": state["module.encoder.layers.3.bn1.weight"].clone()})
+    nan["module.encoder.layers.3.bn1.weight"][5] = float("nan")
+    cases["nan.pth"] = (nan, "non-finite values (NaN or inf) in encoder.layers.3.bn1.weight")
+    inf = dict(state, **{"module.decoder.output_conv.bias": state["module.decoder.output_conv.bias"] / 0})
+    cases["inf.pth"] = (inf, "non-finite values (NaN or inf) in decoder.output_conv.bias")
+    complex_ = dict(state, **{"module.encoder.layers.1.conv3x1_1.bias": torch.complex(torch.ones(64), torch.ones(64))})
+    cases["complex.pth"] = (complex_, "encoder.layers.1.conv3x1_1.bias holds complex64 values")
+    integer = dict(state, **{"module.encoder.layers.1.bn1.running_mean": torch.zeros(64, dtype=torch.int64)})
+    cases["integer.pth"] = (integer, "encoder.layers.1.bn1.running_mean holds int64 values")
     for name, (content, _) in cases.items():
         torch.save(content, tmp_path / name)
     return {name: message for name, (_, message) in cases.items()}
@@ -168,8 +180,71 @@ def test_truncated_and_foreign_files_are_named(tmp_path, capsys):
         assert not (tmp_path / target).exists()
 
 
+def test_files_that_are_not_weights_are_named_for_what_they_are(tmp_path, capsys):
+    import gzip
+    (tmp_path / "notes.pth").write_text("these are my notes, not weights\n")
+    (tmp_path / "packed.pth").write_bytes(gzip.compress(b"\x80\x02}q\x00."))
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    expected = {"notes.pth": "a text file, not a PyTorch weight file", "packed.pth": "gzip-compressed",
+                "empty.pth": "the file is empty", "empty.ckpt": "the file is empty"}
+    for name, message in expected.items():
+        target = tmp_path / (name + (".pth" if name.endswith(".ckpt") else ".ckpt"))
+        assert main(["convert", str(tmp_path / name), str(target)]) == 2, name
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, (name, error)
+
+
+def test_float16_converts_with_a_note_and_bfloat16_exactly(tmp_path):
+    state = upstream_state_dict()
+    half = {key: value.half() if value.is_floating_point() else value for key, value in state.items()}
+    torch.save(half, tmp_path / "half.pth")
+    weights = convert_file(tmp_path / "half.pth", tmp_path / "half.ckpt")
+    assert any("converted float16 tensors to float32" in note for note in weights.notes)
+    key = "module.encoder.layers.3.bn1.weight"
+    np.testing.assert_array_equal(read_weights(tmp_path / "half.ckpt").arrays["encoder.layers.3.bn1.gamma"],
+                                  half[key].float().numpy())
+    torch.save({key: value.bfloat16() if value.is_floating_point() else value for key, value in state.items()},
+               tmp_path / "bf16.pth")
+    assert any("bfloat16" in note for note in read_weights(tmp_path / "bf16.pth").notes)
+
+
+def test_the_destination_is_never_the_source_and_replaced_only_with_force(tmp_path, capsys):
+    torch.save({"epoch": 3, "state_dict": upstream_state_dict(), "best_acc": 0.5}, tmp_path / "train.pth")
+    original = (tmp_path / "train.pth").read_bytes()
+    (tmp_path / "link.pth").symlink_to(tmp_path / "train.pth")
+    (tmp_path / "hard.pth").hardlink_to(tmp_path / "train.pth")
+    for target in ("train.pth", "link.pth", "hard.pth"):
+        assert main(["convert", str(tmp_path / "train.pth"), str(tmp_path / target), "--force"]) == 2, target
+        assert "is the source file" in capsys.readouterr().err
+    assert (tmp_path / "train.pth").read_bytes() == original
+    convert_file(tmp_path / "train.pth", tmp_path / "net.ckpt")
+    assert main(["convert", str(tmp_path / "net.ckpt"), str(tmp_path / "net.ckpt")]) == 2
+    (tmp_path / "mine.ckpt").write_bytes(b"my own file")
+    assert main(["convert", str(tmp_path / "train.pth"), str(tmp_path / "mine.ckpt")]) == 2
+    assert "exists; pass --force to replace it" in capsys.readouterr().err
+    assert (tmp_path / "mine.ckpt").read_bytes() == b"my own file"
+    assert main(["convert", str(tmp_path / "train.pth"), str(tmp_path / "mine.ckpt"), "--force"]) == 0
+    assert read_weights(tmp_path / "mine.ckpt").arrays.keys() == read_weights(tmp_path / "net.ckpt").arrays.keys()
+
+
+def test_destinations_that_cannot_be_written_are_one_line(tmp_path, capsys):
+    save_upstream(tmp_path / "net.pth")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "folder.ckpt").mkdir()
+    (tmp_path / "afile").write_text("x")
+    with read_only(tmp_path / "locked"):
+        for target, message in ((tmp_path / "locked" / "net.ckpt", "cannot write here"),
+                                (tmp_path / "folder.ckpt", "is a folder"),
+                                (tmp_path / "afile" / "net.ckpt", "cannot write here")):
+            assert main(["convert", str(tmp_path / "net.pth"), str(target)]) == 2, target
+            error = capsys.readouterr().err
+            assert message in error and error.count("\n") == 1 and "Traceback" not in error, error
+        assert not list((tmp_path / "locked").iterdir())
+
+
 def test_a_failed_conversion_leaves_an_existing_target_untouched(tmp_path):
     (tmp_path / "target.ckpt").write_bytes(b"previous")
     torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "bad.pth")
-    assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "target.ckpt")]) == 2
+    assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "target.ckpt"), "--force"]) == 2
     assert (tmp_path / "target.ckpt").read_bytes() == b"previous"

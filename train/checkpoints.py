@@ -10,6 +10,7 @@ from pathlib import Path
 
 import mindspore as ms
 
+from convert.ms_io import load_checkpoint_file
 from facts.atomic import atomic_output
 from facts.errors import UserError
 from train.dropout import network_state
@@ -37,15 +38,13 @@ def save_training_checkpoint(path, net, optimizer, metadata):
     records = [{"name": p.name, "data": p} for p in network_state(net)]
     records += [{"name": p.name, "data": p} for p in optimizer.state_parameters()]
     with atomic_output(path) as temporary:
-        ms.save_checkpoint(records, str(temporary), append_dict={key: str(value) for key, value in metadata.items()})
+        ms.save_checkpoint(records, str(temporary), append_dict={key: str(value) for key, value in metadata.items()},
+                           crc_check=True)
 
 
 def load_training_checkpoint(path, net, optimizer):
     """Restore parameters and optimizer state from `path`; returns the string metadata."""
-    try:
-        entries = ms.load_checkpoint(str(path))
-    except (ValueError, RuntimeError, OSError) as error:
-        raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+    entries = load_checkpoint_file(path)
     metadata = {key: value for key, value in entries.items() if isinstance(value, str)}
     state = {p.name: p for p in optimizer.state_parameters()}
     network = {name: value for name, value in entries.items() if name not in metadata and name not in state}

@@ -9,7 +9,9 @@ def add_arguments(parser):
                         "project's, or the MindSpore model zoo's research/cv/erfnet checkpoints, recognised by "
                         "their names)")
     parser.add_argument("target", metavar="DST", help="file to write: .ckpt for MindSpore, .pth/.pt for PyTorch "
-                        "(written atomically; nothing is written if SRC has any problem)")
+                        "(written atomically; nothing is written if SRC has any problem; an existing file is "
+                        "replaced only with --force, the source never)")
+    parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument("--plain-keys", action="store_true",
                         help="PyTorch output without erfnet_pytorch's DataParallel 'module.' key prefix")
     parser.add_argument("--format", choices=("erfnet", "zoo"), default="erfnet",
@@ -24,7 +26,7 @@ def add_arguments(parser):
 
 def run(args):
     weights = convert_file(args.source, args.target, torch_prefix="" if args.plain_keys else "module.",
-                           realign=args.realign, zoo_names=args.format == "zoo")
+                           realign=args.realign, zoo_names=args.format == "zoo", force=args.force)
     classes = f"{weights.num_classes} classes" if weights.num_classes else "no output layer"
     print(f"{args.source} -> {args.target}: {len(weights.arrays)} tensors, {classes}, "
           f"parts: {', '.join(weights.parts)}, {weights.upsample_align} upsampler alignment")

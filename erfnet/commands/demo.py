@@ -48,7 +48,7 @@ def parity_step(out, args):
     heading(f"1. Random weights saved as erfnet_pytorch saves them: {upstream}")
     write_upstream_weights(upstream, args.seed)
     converted = out / "erfnet_random.ckpt"
-    weights = convert_file(upstream, converted)
+    weights = convert_file(upstream, converted, force=True)
     print(f"converted to {converted}: {len(weights.arrays)} tensors, {weights.num_classes} classes")
     for note in weights.notes:
         print(f"  note: {note}")

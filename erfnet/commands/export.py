@@ -4,6 +4,7 @@ from pathlib import Path
 
 from eval.export import ENDINGS, TOLERANCE, export_network
 from convert.network import load_full_network
+from facts.atomic import check_destination
 
 
 def add_arguments(parser):
@@ -17,9 +18,11 @@ def add_arguments(parser):
     parser.add_argument("--batch", type=int, default=1, help="input batch size")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE,
                         help="largest accepted relative error max|file - net| / max|net| of the round trip")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
 
 
 def run(args):
+    check_destination(args.out, [args.weights], args.force)
     net, weights = load_full_network(args.weights)
     check = export_network(net, args.out, args.format, args.batch, args.height, args.width,
                            tolerance=args.tolerance)
