@@ -6,6 +6,7 @@ Checkpoints of the MindSpore model zoo's port (convert/zoo.py) are recognised by
 alignment, and are written on request (without metadata, as the zoo writes them).
 """
 import binascii
+import dataclasses
 from pathlib import Path
 
 import mindspore as ms
@@ -22,6 +23,7 @@ OPTIMIZER_PREFIXES = ("moment1.", "moment2.", "moments.", "exp_avg.", "exp_avg_s
 OPTIMIZER_SCALARS = ("beta1_power", "beta2_power", "learning_rate", "global_step", "step", "current_iterator_step",
                      "last_overflow_iterator_step", "scale_sense", "loss_scale", "epoch_num", "step_num")
 ALIGN_KEY = "upsample_align"
+NETWORK_KEY = "network"  # training checkpoints: the network their stage trained (facts.spec.NETWORKS)
 
 
 CRC_MARKER = b"crc_num"
@@ -72,7 +74,11 @@ def read_ms_weights(path):
     arrays = {name: value.asnumpy() for name, value in entries.items()
               if name not in metadata and name not in optimizer}
     arrays, zoo_named = translate_zoo_names(arrays, path, notes)
-    return checked_weights(arrays, path, notes, metadata.get(ALIGN_KEY, ZOO_ALIGN if zoo_named else "torch"))
+    weights = checked_weights(arrays, path, notes, metadata.get(ALIGN_KEY, ZOO_ALIGN if zoo_named else "torch"))
+    if metadata.get(NETWORK_KEY) == "encoder" and weights.has_full_network:
+        notes.append("written by an encoder training stage: its decoder was never trained")
+        weights = dataclasses.replace(weights, decoder_trained=False)
+    return weights
 
 
 def ms_parameters(weights):

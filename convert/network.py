@@ -4,7 +4,7 @@
 and loads `convert.weights.Weights` through MindSpore's `load_param_into_net`. Every parameter must come from
 the weights, except those of the parts a caller allows to start fresh (a training stage's new decoder, the
 encoder head a full-network forward never uses); the names left fresh are returned so the caller can say so.
-`load_full_network` is the same for a weight file that must hold the whole network (eval, infer, export).
+`load_full_network` is the same for a weight file that must hold the whole, trained network (eval, infer, export).
 """
 import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
@@ -45,8 +45,10 @@ def build_network(num_classes, weights=None, *, upsample_align=None, dropout=Non
 def load_full_network(path):
     """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
     weights = read_weights(path)
-    if not weights.has_full_network:
-        raise UserError(f"{path}: encoder-only weights (no decoder); evaluation, inference and export need the full "
-                        f"network: train the decoder stage first")
+    if not weights.has_full_network or not weights.decoder_trained:
+        what = "encoder-only weights (no decoder)" if not weights.has_full_network else \
+            "an encoder stage's checkpoint (its decoder was never trained)"
+        raise UserError(f"{path}: {what}; evaluation, inference and export need the full network: use a checkpoint "
+                        f"of a full-network stage")
     net, _ = build_network(weights.num_classes, weights, fresh_parts=(ENCODER_HEAD,), source=path)
     return net, weights

@@ -14,12 +14,14 @@ SHOWN_KEYS = 6
 
 @dataclass
 class Weights:
-    """Arrays by MindSpore parameter name, the parts present, and what reading them noticed."""
+    """Arrays by MindSpore parameter name, the parts present, and what reading them noticed. decoder_trained is
+    False for a training checkpoint of an encoder stage: its decoder holds weights no step ever changed."""
     arrays: dict
     num_classes: int
     parts: tuple
     notes: list = field(default_factory=list)
     upsample_align: str = "torch"
+    decoder_trained: bool = True
 
     @property
     def has_full_network(self):

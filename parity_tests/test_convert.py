@@ -248,3 +248,18 @@ def test_a_failed_conversion_leaves_an_existing_target_untouched(tmp_path):
     torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "bad.pth")
     assert main(["convert", str(tmp_path / "bad.pth"), str(tmp_path / "target.ckpt"), "--force"]) == 2
     assert (tmp_path / "target.ckpt").read_bytes() == b"previous"
+
+
+def test_an_encoder_stage_checkpoint_is_not_evaluated_as_a_full_network(tmp_path):
+    from convert.network import load_full_network
+    from facts.errors import UserError
+    save_upstream(tmp_path / "net.pth")
+    convert_file(tmp_path / "net.pth", tmp_path / "net.ckpt")
+    entries = ms.load_checkpoint(str(tmp_path / "net.ckpt"))
+    records = [{"name": name, "data": value} for name, value in entries.items() if not isinstance(value, str)]
+    ms.save_checkpoint(records, str(tmp_path / "stage2.ckpt"), append_dict={"network": "encoder"}, crc_check=True)
+    weights = read_weights(tmp_path / "stage2.ckpt")
+    assert not weights.decoder_trained and any("decoder was never trained" in note for note in weights.notes)
+    with pytest.raises(UserError, match="an encoder stage's checkpoint"):
+        load_full_network(tmp_path / "stage2.ckpt")
+    assert load_full_network(tmp_path / "net.ckpt")[1].decoder_trained

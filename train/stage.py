@@ -10,7 +10,7 @@ from pathlib import Path
 import mindspore as ms
 import numpy as np
 
-from convert.ms_io import ALIGN_KEY
+from convert.ms_io import ALIGN_KEY, NETWORK_KEY
 from convert.names import PARTS, part_of
 from convert.network import build_network
 from convert.weights import Weights
@@ -160,7 +160,7 @@ class StageRunner:
         return float(np.mean(losses)), seconds, images
 
     def metadata(self, epoch, randomness, val_miou):
-        return {"stage": self.stage.number, "network": self.stage.network, "epoch": epoch,
+        return {"stage": self.stage.number, NETWORK_KEY: self.stage.network, "epoch": epoch,
                 "dropout_rng": randomness.state(), "val_miou": val_miou, ALIGN_KEY: self.config.model.upsample_align}
 
     def record(self, record):
