@@ -42,11 +42,17 @@ def build_network(num_classes, weights=None, *, upsample_align=None, dropout=Non
     return net, fresh
 
 
-def load_full_network(path):
-    """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
+def full_network_weights(path):
+    """The weights of a weight file of the whole network; encoder-only files are refused."""
     weights = read_weights(path)
     if not weights.has_full_network:
         raise UserError(f"{path}: encoder-only weights (no decoder); evaluation, inference and export need the full "
                         f"network: train the decoder stage first")
+    return weights
+
+
+def load_full_network(path):
+    """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
+    weights = full_network_weights(path)
     net, _ = build_network(weights.num_classes, weights, fresh_parts=(ENCODER_HEAD,), source=path)
     return net, weights
