@@ -42,13 +42,20 @@ def build_network(num_classes, weights=None, *, upsample_align=None, dropout=Non
     return net, fresh
 
 
-def load_full_network(path):
-    """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
+def full_network_weights(path):
+    """The weights of a weight file of the whole, trained network; encoder-only files and encoder stages'
+    checkpoints are refused."""
     weights = read_weights(path)
     if not weights.has_full_network or not weights.decoder_trained:
         what = "encoder-only weights (no decoder)" if not weights.has_full_network else \
             "an encoder stage's checkpoint (its decoder was never trained)"
         raise UserError(f"{path}: {what}; evaluation, inference and export need the full network: use a checkpoint "
                         f"of a full-network stage")
+    return weights
+
+
+def load_full_network(path):
+    """(net, weights) in inference mode for a weight file of the whole network; encoder-only files are refused."""
+    weights = full_network_weights(path)
     net, _ = build_network(weights.num_classes, weights, fresh_parts=(ENCODER_HEAD,), source=path)
     return net, weights

@@ -1,7 +1,8 @@
 """`make_dataset`: the one Cityscapes pipeline for training and evaluation, built on mindspore.dataset.
 
 Stages: a sampler over sample indices (MindSpore's, with shuffling and `num_shards`/`shard_id` sharding,
-seeded through `mindspore.dataset.config.set_seed(seed)`) -> a single-worker map that draws each row's
+seeded through `mindspore.dataset.config.set_seed(seed)`; or, with `exact_shards`, the shard's own indices in
+order, from ms_erfnet.devices.shard) -> a single-worker map that draws each row's
 random recipe parameters from a generator seeded by (seed, shard_id), in row order, so the same seed gives
 the same batches however many workers run -> a parallel map that reads and augments -> MindSpore's C++
 ToTensor (uint8 HWC to float32 CHW in [0, 1]) and TypeCast -> batch.
@@ -23,6 +24,7 @@ from facts.errors import UserError
 from data import cache as cache_module
 from data.cityscapes import find_samples, read_label, read_sample
 from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
+from ms_erfnet.devices import shard
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
 
@@ -101,8 +103,9 @@ def _recipe(recipe, height, crop_ratio, options):
 
 
 def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False, seed=0, num_shards=1,
-                 shard_id=0, num_workers=2, drop_remainder=False, encoder_labels=False, crop_ratio=None,
-                 cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False, **recipe_options):
+                 shard_id=0, exact_shards=False, num_workers=2, drop_remainder=False, encoder_labels=False,
+                 crop_ratio=None, cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False,
+                 **recipe_options):
     """A batched mindspore.dataset over a Cityscapes split (see the module docstring for the rows).
 
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
@@ -110,6 +113,9 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     max_blur (zoo). cache: a folder written by `erfnet prepare` at the same height (pytorch and val only),
     or True for its default place; its rows pair with samples by stem, and a cache that does not match the
     split (samples added or removed since `erfnet prepare`) is a UserError.
+    num_shards, shard_id: this pipeline's shard. MindSpore's sharding gives every shard ceil(N / num_shards)
+    rows, wrapping around (equal steps per rank in training); `exact_shards` puts every sample in exactly one
+    shard, unshuffled (evaluation); an empty shard gives None (MindSpore 2.10 crashes on an empty sampler).
     python_multiprocessing: worker processes instead of threads (threads measured faster here: Pillow, numpy
     and MindSpore's C++ ops release the GIL).
     skip_bad: without it only PNG headers are checked up front and a bad file stops the pipeline when it is
@@ -124,6 +130,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     recipe_object = _recipe(recipe, height, crop_ratio, recipe_options)
     if not 0 <= shard_id < num_shards:
         raise UserError(f"shard_id {shard_id} is not in 0..{num_shards - 1}")
+    if exact_shards and shuffle:
+        raise ValueError("exact shards are unshuffled")
     if cache is not None and not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):
         raise UserError(f"the {recipe} recipe crops before resizing, so it cannot use a resized cache")
     check_files = skip_bad and cache is None
@@ -132,12 +140,21 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     if cache is not None:
         folder = cache_module.cache_dir(root, split, height) if cache is True else cache
         file = cache_module.open_cache(folder, samples, height)
-        data = ds.MindDataset(str(file), columns_list=cache_module.COLUMNS, shuffle=shuffle,
-                              num_shards=num_shards, shard_id=shard_id)
+        rows = ds.MindDataset(str(file), columns_list=[cache_module.COLUMNS[0]]).get_dataset_size()
+    else:
+        rows = len(samples)
+    if exact_shards:
+        indices = list(shard(range(rows), num_shards, shard_id))
+        if not indices:
+            return None
+        sharding = {"sampler": ds.SubsetSampler(indices)}
+    else:
+        sharding = {"shuffle": shuffle, "num_shards": num_shards, "shard_id": shard_id}
+    if cache is not None:
+        data = ds.MindDataset(str(file), columns_list=cache_module.COLUMNS, **sharding)
         key, extra = cache_module.COLUMNS[0], cache_module.COLUMNS[1:]
     else:
-        data = ds.GeneratorDataset(_Indices(len(samples)), ["index"], shuffle=shuffle, num_shards=num_shards,
-                                   shard_id=shard_id)
+        data = ds.GeneratorDataset(_Indices(rows), ["index"], **sharding)
         key, extra = "index", []
     data = data.map(_DrawParams(recipe_object, seed, shard_id), input_columns=[key],
                     output_columns=[key, "params"], num_parallel_workers=1, python_multiprocessing=False)

@@ -61,6 +61,7 @@ def main(argv=None):
     module = importlib.import_module(command_module(name))
     module.add_arguments(sub)
     args = sub.parse_args(rest)
+    args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
     try:
         return module.run(args)
     except UserError as error:

@@ -7,6 +7,11 @@
 The weighted loss is always measured at height H with the training loss (ms_erfnet.loss, "full" class weights),
 as the weighted mean over all pixels of the split (not a mean of batch means, which would depend on the
 batch size). images/s is end to end: reading, resizing, inference and scoring.
+
+On the workers of a data-parallel job each scores its shard of the split (ms_erfnet.devices.shard: every image
+exactly once) and the tallies are summed across the workers (ms_erfnet.collective): the confusion matrix is
+exactly the one a single process counts; the loss differs by rounding only (batch means over other batches,
+float64 sums in another order).
 """
 import time
 from dataclasses import dataclass
@@ -23,6 +28,8 @@ from facts.errors import UserError
 from facts.labels import NUM_CLASSES, VOID
 from facts.progress import progress
 from facts.spec import check_size, class_weights
+from ms_erfnet.collective import sum_float64, sum_int64
+from ms_erfnet.devices import Devices
 from ms_erfnet.loss import WeightedCrossEntropy
 
 PROTOCOLS = ("pytorch", "full")
@@ -53,55 +60,89 @@ class EvalResult:
         return self.images / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _check(net, protocol, height, batch_size):
+def check_settings(protocol, height, batch_size):
+    """UserError for a protocol, height or batch size evaluation cannot use."""
     if protocol not in PROTOCOLS:
         raise UserError(f"protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
     check_size("height", height)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size}: must be at least 1")
+
+
+def _check(net, protocol, height, batch_size):
+    check_settings(protocol, height, batch_size)
     if net.num_classes != NUM_CLASSES:
         raise UserError(f"the network has {net.num_classes} classes; Cityscapes evaluation needs {NUM_CLASSES} "
                         f"(19 trainIds and void)")
 
 
-def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
-             quiet=False):
-    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
+@dataclass
+class Tally:
+    """What scoring adds up over images: the confusion matrix (int64 [19, 20]), the weighted loss's numerator
+    (sum of batch losses times their class-weight sums) and denominator, and the images scored."""
+    confusion: np.ndarray
+    loss_sum: float = 0.0
+    weight_sum: float = 0.0
+    images: int = 0
 
-    Returns an EvalResult. The network is put in inference mode and given back in the mode it came in.
-    A progress bar unless `quiet`.
-    """
-    _check(net, protocol, height, batch_size)
+    @property
+    def mean_loss(self):
+        return self.loss_sum / self.weight_sum if self.weight_sum > 0 else float("nan")
+
+    def summed(self, devices):
+        """The tally of all the job's workers (the same on every one); `devices`: this worker's Devices."""
+        counts = sum_int64(np.append(self.confusion.ravel(), self.images))
+        loss_sum, weight_sum = sum_float64([self.loss_sum, self.weight_sum], devices)
+        return Tally(counts[:-1].reshape(self.confusion.shape), float(loss_sum), float(weight_sum), int(counts[-1]))
+
+
+def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices=Devices(), quiet=False):
+    """The Tally of `net` (in inference mode) on this worker's shard of `split`; a progress bar unless `quiet`."""
     full = protocol == "full"
+    samples = devices.shard(find_samples(data_root, split, verify=False))
+    tally = Tally(np.zeros((VOID, VOID + 1), dtype=np.int64))
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
-                        num_workers=num_workers, with_meta=full, python_multiprocessing=False)
-    total = len(find_samples(data_root, split, verify=False))
+                        num_shards=devices.size, shard_id=devices.rank, exact_shards=True, num_workers=num_workers,
+                        with_meta=full, python_multiprocessing=False)
+    if data is None:
+        return tally
     loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
     weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
-    confusion = np.zeros((VOID, VOID + 1), dtype=np.int64)
-    loss_sum = weight_sum = 0.0
-    images = 0
+    with progress(len(samples), f"eval {split}", disable=quiet) as bar:
+        for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
+            scores = logits(net, row["image"])
+            label = row["label"]
+            batch_weight = float(weights[label].sum())
+            if batch_weight > 0:  # an all-void batch has no loss (its weighted mean would be 0 / 0)
+                tally.loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
+                tally.weight_sum += batch_weight
+            if full:
+                truth = row["native_label"]
+                prediction = native_class_map(scores, truth.shape[1:])
+            else:
+                truth, prediction = label, class_map(scores)
+            tally.confusion += metrics.confusion_matrix(prediction, truth)
+            tally.images += len(label)
+            bar.update(len(label))
+    return tally
+
+
+def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
+             quiet=False, devices=Devices()):
+    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
+
+    Returns an EvalResult of the whole split; with the `devices` of a data-parallel job every worker scores
+    its shard and returns the summed result. The network is put in inference mode and given back in the mode
+    it came in. A progress bar unless `quiet`.
+    """
+    _check(net, protocol, height, batch_size)
     was_training = net.training
     net.set_train(False)
     start = time.perf_counter()
     try:
-        with progress(total, f"eval {split}", disable=quiet) as bar:
-            for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
-                scores = logits(net, row["image"])
-                label = row["label"]
-                batch_weight = float(weights[label].sum())
-                if batch_weight > 0:  # an all-void batch has no loss (its weighted mean would be 0 / 0)
-                    loss_sum += float(loss_cell(scores, ms.Tensor(label)).asnumpy()) * batch_weight
-                    weight_sum += batch_weight
-                if full:
-                    truth = row["native_label"]
-                    prediction = native_class_map(scores, truth.shape[1:])
-                else:
-                    truth, prediction = label, class_map(scores)
-                confusion += metrics.confusion_matrix(prediction, truth)
-                images += len(label)
-                bar.update(len(label))
+        tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet)
     finally:
         net.set_train(was_training)
-    mean_loss = loss_sum / weight_sum if weight_sum > 0 else float("nan")
-    return EvalResult(confusion, mean_loss, images, time.perf_counter() - start, protocol, height)
+    if devices.data_parallel:
+        tally = tally.summed(devices)
+    return EvalResult(tally.confusion, tally.mean_loss, tally.images, time.perf_counter() - start, protocol, height)

@@ -6,7 +6,9 @@ sub-folders below the input folder:
 - trainids: the raw class map (0..18, 19 = void);
 - labelids: Cityscapes label ids for the official evaluator and the test server (void -> 0, "unlabeled").
 Predictions are made as `erfnet eval --protocol full` makes them (eval.predict), so the labelids pictures
-score the same under cityscapesscripts' evaluator. An unreadable image is reported and skipped.
+score the same under cityscapesscripts' evaluator. An unreadable image is reported and skipped. On the workers
+of a data-parallel job each predicts its shard of the images (ms_erfnet.devices.shard), so every output is
+written once.
 """
 import logging
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from facts.errors import UserError
 from facts.labels import train_ids_to_label_ids
 from facts.progress import progress
 from facts.spec import check_size
+from ms_erfnet.collective import sum_int64
+from ms_erfnet.devices import Devices
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +104,17 @@ def _batches(images, batch_size, summary):
         yield batch
 
 
-def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, quiet=False):
+def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, quiet=False, devices=Devices()):
     """Predict every (path, relative stem) of `images` with `net` and write the `kinds` pictures under
     `out_dir`. Returns an InferSummary; each unreadable image is logged and skipped. A progress bar unless
-    `quiet`."""
+    `quiet`. With the `devices` of a data-parallel job each worker predicts its shard of `images` (the same list
+    on every worker) and every worker returns the summary of all."""
     check_kinds(kinds)
     check_size("height", height)
     summary = InferSummary()
-    with progress(len(images), "infer", disable=quiet) as bar:
-        for batch in _batches(images, batch_size, summary):
+    mine = devices.shard(images)
+    with progress(len(mine), "infer", disable=quiet) as bar:
+        for batch in _batches(mine, batch_size, summary):
             tensors = np.stack([image_tensor(photo, height) for photo, _ in batch])
             predictions = native_class_map(logits(net, tensors), batch[0][0].shape[:2])
             for (photo, relative), train_ids in zip(batch, predictions):
@@ -116,4 +122,16 @@ def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, qu
                     _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
                 summary.written += 1
             bar.update(summary.written + len(summary.failed) - bar.n)
-    return summary
+    if not devices.data_parallel:
+        return summary
+    log.info(f"rank {devices.rank}: wrote {summary.written} of its {len(mine)} images")
+    return _all_workers(summary, images)
+
+
+def _all_workers(summary, images):
+    """The summary of every worker's shard: written images summed, unreadable ones found by position."""
+    position = {path: index for index, (path, _) in enumerate(images)}
+    unreadable = np.zeros(len(images), np.int64)
+    unreadable[[position[path] for path in summary.failed]] = 1
+    totals = sum_int64(np.append(unreadable, summary.written))
+    return InferSummary(int(totals[-1]), [images[index][0] for index in np.flatnonzero(totals[:-1])])

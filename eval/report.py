@@ -2,7 +2,8 @@
 
 metrics.txt has three lines: `mean_iou M`, `mean_loss L`, `iou_class v0 v1 ... v18` (trainId order, `nan` for
 an undefined class). metrics.json holds `mean_iou`, `mean_loss`, `iou_class` by class name (null when
-undefined), `protocol`, `height`, `images`, `split`, `images_per_second`.
+undefined), `protocol`, `height`, `images`, `split`, `images_per_second`, and `confusion`, the pixel counts
+behind the scores (19 rows of ground-truth trainIds, 20 columns of predictions, the last one void).
 """
 import json
 import math
@@ -32,7 +33,7 @@ def metrics_record(result, split):
     return {"mean_iou": _number(result.mean_iou), "mean_loss": _number(result.mean_loss),
             "iou_class": {name: _number(value) for name, value in zip(CLASS_NAMES, result.iou_class)},
             "protocol": result.protocol, "height": result.height, "images": result.images, "split": split,
-            "images_per_second": result.images_per_second}
+            "images_per_second": result.images_per_second, "confusion": result.confusion.tolist()}
 
 
 def write_metrics(result, weights_path, split):

@@ -3,7 +3,8 @@
 Each worker calls `mindspore.communication.init()` and sets DATA_PARALLEL with gradient mean. msrun sets
 MS_ROLE in the environment of every process it starts: MS_WORKER for the workers and MS_SCHED for its
 scheduler, which runs the same command (its `init()` serves the cluster) and must not launch msrun again
-(erfnet/launch.py starts the job).
+(erfnet/launch.py starts the job). Evaluation splits its items with `shard`, which, unlike MindSpore's
+samplers, never pads a short shard (ms_erfnet/collective.py sums the workers' results).
 """
 import os
 from dataclasses import dataclass
@@ -26,13 +27,25 @@ class Devices:
     def is_writer(self):
         return self.rank == 0
 
+    def shard(self, items):
+        """This worker's share of `items` (see `shard`)."""
+        return shard(items, self.size, self.rank)
+
+
+def shard(items, size, rank):
+    """Shard `rank` of `size`: every size-th item from position `rank`. The shards partition the items exactly
+    (lengths differ by at most one); MindSpore's samplers instead pad short shards by wrapping around, which
+    would score an image twice."""
+    return items[rank::size]
+
 
 def in_msrun_job():
     return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
-def select_device(target):
-    """Set MindSpore's device target; "auto" picks Ascend when present, else the CPU."""
+def resolve_device(target, workers=1):
+    """The device target "auto" means here (Ascend when present, else the CPU), after checking that MindSpore
+    finds it, and `workers` of them when it is an accelerator (one card per local worker)."""
     import mindspore as ms
     if target not in DEVICE_TARGETS:
         raise UserError(f"--device {target!r}: choose one of {', '.join(DEVICE_TARGETS)}")
@@ -40,6 +53,17 @@ def select_device(target):
         target = "Ascend" if ms.hal.is_available("Ascend") else "CPU"
     elif target != "CPU" and not ms.hal.is_available(target):
         raise UserError(f"--device {target}: MindSpore finds no {target} device on this machine")
+    if target != "CPU" and workers > 1:
+        count = getattr(ms.device_context, target.lower()).device_count()
+        if count < workers:
+            raise UserError(f"--devices {workers}: this machine has {count} {target} device(s)")
+    return target
+
+
+def select_device(target):
+    """Set MindSpore's device target (see `resolve_device`); returns it."""
+    import mindspore as ms
+    target = resolve_device(target)
     ms.set_device(target)
     return target
 

@@ -1,6 +1,6 @@
 """Staged training end to end on generated data: the smoke config runs all four stages; a run killed with
 SIGKILL and resumed ends with exactly the weights of an uninterrupted run; `--devices 2` through msrun keeps
-both ranks identical and equals one process averaging the same per-rank gradients."""
+both ranks identical and equals one process averaging the same per-rank gradients (the run of msrun_runs.py)."""
 import json
 import os
 import signal
@@ -19,6 +19,7 @@ from train.config import read_config
 from ms_erfnet.devices import Devices
 from ms_erfnet.loss import WeightedCrossEntropy
 from data.make_data import make_data
+from msrun_runs import two_worker_run, worker_log  # noqa: F401  (fixture)
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.run import train_from_config
 from train.schedule import poly_learning_rate
@@ -99,33 +100,29 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(small_root, 
     assert len(epochs) == 3
 
 
-def test_two_msrun_workers_equal_one_process_averaging_their_gradients(small_root, tmp_path):
-    overrides = ["stages.1.epochs=[1,2]"]
-    out = tmp_path / "dp"
-    assert main(["train", "--config", str(SMOKE), "--data", str(small_root), "--out", str(out), "--stages", "1",
-                 "--devices", "2", "--quiet", *[f"--set={o}" for o in overrides]]) == 0
-    digests = [line.split()[-1] for rank in (0, 1)
-               for line in (out / "msrun_logs" / f"worker_{rank}.log").read_text(errors="replace").splitlines()
-               if line.startswith(f"stage1 rank {rank} weights digest")]
+def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worker_run, tmp_path):
+    out, root = two_worker_run.out, two_worker_run.root
+    digests = [line.split()[-1] for rank in (0, 1) for line in worker_log(out, rank).splitlines()
+               if line.startswith(f"stage2 rank {rank} weights digest")]
     assert len(digests) == 2 and digests[0] == digests[1], "both ranks hold the same trained weights"
-    config = read_config(SMOKE, overrides)
-    stage = config.stage(1)
+    config = read_config(SMOKE, two_worker_run.overrides)
+    stage = config.stage(2)
     net, _, _ = stage_network(config, stage, Devices())
     net.set_train(True)
     optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
     loss_fn = WeightedCrossEntropy("encoder")
     grad_fn = ms.value_and_grad(lambda x, y: loss_fn(net(x, True), y), None, optimizer.parameters)
     steps = 0
-    for epoch in (1, 2):
+    for epoch in (stage.first_epoch, stage.last_epoch):
         set_learning_rate(optimizer, poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power))
-        shards = [list(StageRunner(config, stage, small_root, tmp_path, Devices(rank, 2)).dataset(epoch)
+        shards = [list(StageRunner(config, stage, root, tmp_path, Devices(rank, 2)).dataset(epoch)
                        .create_dict_iterator(num_epochs=1, output_numpy=True)) for rank in (0, 1)]
         for batches in zip(*shards):
             grads = [grad_fn(ms.Tensor(batch["image"]), ms.Tensor(batch["label"]))[1] for batch in batches]
             optimizer(tuple((g0 + g1) / 2 for g0, g1 in zip(*grads)))
             steps += 1
     assert steps == 2
-    written = checkpoint_arrays(out / "stage1" / "final.ckpt")
+    written = checkpoint_arrays(out / "stage2" / "final.ckpt")
     worst = max(float(np.max(np.abs(p.asnumpy() - written[p.name]))) for p in net.trainable_params())
     print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
     assert worst <= 1e-5

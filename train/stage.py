@@ -1,5 +1,6 @@
 """One training stage: build the network, start it from its initial weights or resume it, train its epochs
-of the poly curve, validate, and write checkpoints and metrics (writer rank only)."""
+of the poly curve, validate (every rank its shard of the val split), and write checkpoints and metrics (writer
+rank only)."""
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from data.cityscapes import find_samples
 from data.pipeline import make_dataset, steps_per_epoch
 from facts.errors import UserError
 from facts.progress import progress
+from ms_erfnet.collective import broadcast_parameters
 from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_checkpoint, prune_epoch_checkpoints,
                                save_training_checkpoint)
 from train.dropout import install_seeded_dropout, network_state
@@ -39,13 +41,23 @@ class StageResult:
     digest: str
 
 
-def weights_digest(net):
-    """sha256 of the trained parameters' bytes: equal on every data-parallel rank when they stay in step."""
+def arrays_digest(arrays):
+    """sha256 of named arrays ({name: array}), in name order: equal for equal names and bytes."""
     digest = hashlib.sha256()
-    for parameter in net.trainable_params():
-        digest.update(parameter.name.encode())
-        digest.update(np.ascontiguousarray(parameter.asnumpy()).tobytes())
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     return digest.hexdigest()
+
+
+def weights_digest(net):
+    """sha256 of the trained parameters: equal on every data-parallel rank when they stay in step."""
+    return arrays_digest({parameter.name: parameter.asnumpy() for parameter in net.trainable_params()})
+
+
+def state_digest(net):
+    """sha256 of what checkpoints keep of `net` (train.dropout.network_state), BatchNorm statistics included."""
+    return arrays_digest({parameter.name: parameter.asnumpy() for parameter in network_state(net)})
 
 
 def stage_network(config, stage, devices, start=None):
@@ -120,13 +132,11 @@ class StageRunner:
             loss, seconds, images = self.train_epoch(epoch, step)
             record = {"stage": stage.number, "epoch": epoch, "loss": loss, "lr": lr, "val_miou": None,
                       "val_loss": None, "images_per_s": images / seconds, "seconds": seconds}
-            if self.devices.is_writer and (epoch % config.validation.every == 0 or epoch == stage.last_epoch):
-                record["val_miou"], record["val_loss"] = validate(net, stage.network, self.data_root,
-                                                                  config.validation.height,
-                                                                  config.validation.batch_size, config.workers,
-                                                                  quiet=self.quiet)
+            if epoch % config.validation.every == 0 or epoch == stage.last_epoch:
+                record["val_miou"], record["val_loss"] = self.validate(net, epoch)
                 last_miou = record["val_miou"]
-                log.info(f"{stage.name} epoch {epoch}: val mIoU {last_miou:.4f}")
+                if self.devices.is_writer:
+                    log.info(f"{stage.name} epoch {epoch}: val mIoU {last_miou:.4f}")
             if self.devices.is_writer:
                 self.record(record)
                 if record["val_miou"] is not None and record["val_miou"] > best:
@@ -144,6 +154,20 @@ class StageRunner:
         arrays = {p.name: p.asnumpy() for p in network_state(net)}
         final = Weights(arrays, config.model.num_classes, PARTS, [], config.model.upsample_align)
         return StageResult(stage.number, final, best, last_miou, digest)
+
+    def validate(self, net, epoch):
+        """(val mIoU, val loss) on every rank. In data-parallel training BatchNorm's running statistics stay per
+        rank, so the ranks first take rank 0's network state, the one its checkpoints save: the val mIoU is that
+        of `erfnet eval` on the checkpoint."""
+        devices = self.devices
+        if devices.data_parallel:
+            own = state_digest(net)
+            broadcast_parameters(network_state(net))
+            log.debug(f"{self.stage.name} epoch {epoch} rank {devices.rank} validates with network state "
+                      f"{state_digest(net)} (its own: {own})")
+        config = self.config
+        return validate(net, self.stage.network, self.data_root, config.validation.height,
+                        config.validation.batch_size, config.workers, devices, quiet=self.quiet)
 
     def train_epoch(self, epoch, step):
         """One epoch of steps: (mean loss, seconds, images over all devices)."""

@@ -1,12 +1,14 @@
 """Validation during training: `eval.evaluate` (the metric and pipeline of `erfnet eval`, pytorch protocol).
 
 Encoder stages are scored through `EncoderPrediction`: the encoder's 1/8 logits upsampled bilinearly to the
-input size, so every stage is measured on the same full-resolution labels.
+input size, so every stage is measured on the same full-resolution labels. In data-parallel training every
+rank scores its shard of the split and the scores are summed (eval.evaluate).
 """
 import mindspore.nn as nn
 import mindspore.ops as ops
 
 from eval.evaluate import evaluate
+from ms_erfnet.devices import Devices
 
 
 class EncoderPrediction(nn.Cell):
@@ -19,8 +21,10 @@ class EncoderPrediction(nn.Cell):
         return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def validate(net, network, data_root, height, batch_size, num_workers, quiet=False):
-    """(val mIoU, val loss) of `net` on the val split; a progress bar unless `quiet`."""
+def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False):
+    """(val mIoU, val loss) of `net` on the val split, on every rank of `devices` (each holding the same network);
+    a progress bar unless `quiet`."""
     scored = EncoderPrediction(net) if network == "encoder" else net
-    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet)
+    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet,
+                      devices=devices)
     return float(result.mean_iou), float(result.mean_loss)

@@ -1,16 +1,21 @@
-"""`erfnet eval`: score weights (one file, or every weight file in a folder) on a Cityscapes split."""
+"""`erfnet eval`: score weights (one file, or every weight file in a folder) on a Cityscapes split, on one device
+or on N workers (msrun) that each score a shard of the split."""
 import logging
 import math
 from pathlib import Path
 
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
-from convert.network import load_full_network
-from eval.evaluate import PROTOCOLS, evaluate
+from convert.network import full_network_weights, load_full_network
+from data.cityscapes import find_samples
+from erfnet.launch import add_device_arguments, join_devices, launch, launches
+from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 
 log = logging.getLogger(__name__)
+
+LOG_FOLDER = "msrun_logs"
 
 
 def add_arguments(parser):
@@ -27,6 +32,9 @@ def add_arguments(parser):
                              "evaluator)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("--workers", type=int, default=2, help="threads reading and resizing images")
+    add_device_arguments(parser, workers="each scores its shard of the split, the confusion matrices are summed, "
+                                         f"rank 0 prints and writes the metrics (worker logs in {LOG_FOLDER}/ beside "
+                                         "the metrics files)")
 
 
 def weight_files(path):
@@ -42,9 +50,22 @@ def weight_files(path):
     return found
 
 
+def launch_evaluation(args, files):
+    """Check what the workers would refuse (errors before any worker starts), then run this command under msrun."""
+    check_settings(args.protocol, args.height, args.batch_size)
+    find_samples(args.data, args.split, verify=False)
+    if len(files) == 1:
+        full_network_weights(files[0])
+    folder = args.weights if args.weights.is_dir() else args.weights.parent
+    return launch(args, folder / LOG_FOLDER)
+
+
 def run(args):
-    use_graph_mode()
     files = weight_files(args.weights)
+    if launches(args):
+        return launch_evaluation(args, files)
+    devices = join_devices(args)
+    use_graph_mode()
     scores = {}
     for file in files:
         try:
@@ -52,16 +73,20 @@ def run(args):
         except UserError as error:
             if len(files) == 1:
                 raise
-            log.warning(f"skipping {file}: {error}")
+            if devices.is_writer:
+                log.warning(f"skipping {file}: {error}")
             continue
-        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers)
-        print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height})"))
-        text_path, json_path = write_metrics(result, file, args.split)
-        print(f"wrote {text_path} and {json_path}")
+        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers,
+                          quiet=not devices.is_writer, devices=devices)
+        if devices.is_writer:
+            print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height}"
+                                f"{f', {devices.size} workers' if devices.data_parallel else ''})"))
+            text_path, json_path = write_metrics(result, file, args.split)
+            print(f"wrote {text_path} and {json_path}", flush=True)
         scores[file] = result.mean_iou
     if not scores:
         raise UserError(f"{args.weights}: none of its weight files could be evaluated")
-    if len(files) > 1:
+    if len(files) > 1 and devices.is_writer:
         best = max(scores, key=lambda file: -math.inf if math.isnan(scores[file]) else scores[file])
         print(f"best: {best} (mIoU {100 * scores[best]:.2f}%) of {len(scores)} evaluated")
     return 0

@@ -2,9 +2,11 @@
 file back (MindSpore for MINDIR, onnxruntime for ONNX) and comparing outputs on a random input."""
 from pathlib import Path
 
-from eval.export import ENDINGS, TOLERANCE, export_network
 from convert.network import load_full_network
+from erfnet.launch import add_device_arguments
+from eval.export import ENDINGS, TOLERANCE, export_network
 from facts.atomic import check_destination
+from ms_erfnet.devices import select_device
 
 
 def add_arguments(parser):
@@ -19,10 +21,12 @@ def add_arguments(parser):
     parser.add_argument("--tolerance", type=float, default=TOLERANCE,
                         help="largest accepted relative error max|file - net| / max|net| of the round trip")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    add_device_arguments(parser)
 
 
 def run(args):
     check_destination(args.out, [args.weights], args.force)
+    select_device(args.device)
     net, weights = load_full_network(args.weights)
     check = export_network(net, args.out, args.format, args.batch, args.height, args.width,
                            tolerance=args.tolerance)

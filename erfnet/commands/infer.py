@@ -1,12 +1,17 @@
 """`erfnet infer`: predict images (a file or a folder tree) and write colour, overlay, trainId and labelId
-pictures. Exit code 0 when every image was written, 1 when some could not be read (the rest are written)."""
+pictures, on one device or on N workers (msrun) that each predict a shard of the images. Exit code 0 when every
+image was written, 1 when some could not be read (the rest are written)."""
 import sys
 from pathlib import Path
 
-from convert.network import load_full_network
+from convert.network import full_network_weights, load_full_network
+from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
 from eval.infer import KINDS, check_kinds, find_images, infer_images
 from facts.errors import UserError
+from facts.spec import check_size
 from ms_erfnet.execution import use_graph_mode
+
+LOG_FOLDER = "msrun_logs"
 
 
 def add_arguments(parser):
@@ -23,20 +28,28 @@ def add_arguments(parser):
                              "photo), trainids (raw class map, 19 = void), labelids (Cityscapes ids for the "
                              "official evaluator, void -> 0)")
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
+    add_device_arguments(parser, workers=f"each predicts its shard of the images (worker logs in "
+                                         f"<out>/{LOG_FOLDER}/)")
 
 
 def run(args):
     kinds = tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
     check_kinds(kinds)
+    check_size("--height", args.height)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
+    if launches(args):
+        full_network_weights(args.weights)
+        return launch(args, args.out / LOG_FOLDER)
+    devices = join_devices(args)
     use_graph_mode()
     net, _ = load_full_network(args.weights)
-    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size)
-    print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
-    if summary.failed:
-        print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "
-              f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
-        return 1
-    return 0
+    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=not devices.is_writer,
+                           devices=devices)
+    if devices.is_writer:
+        print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
+        if summary.failed:
+            print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "
+                  f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
+    return exit_code(1 if summary.failed else 0, devices)

@@ -1,9 +1,8 @@
 """`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun)."""
 from pathlib import Path
 
-from erfnet.launch import PORTS, launch_workers
+from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from facts.errors import UserError
-from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, select_device
 
 
 def add_arguments(parser):
@@ -21,24 +20,15 @@ def add_arguments(parser):
                              "of its config's source (the previous stage's final weights in --out, or its init file)")
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
-    parser.add_argument("--device", default="auto", choices=DEVICE_TARGETS,
-                        help="device target; auto: Ascend if present, else CPU")
-    parser.add_argument("--devices", type=int, default=1,
-                        help="data-parallel workers launched through msrun (8 for one 8-card Ascend server)")
-    parser.add_argument("--master-port", type=int, default=None,
-                        help=f"msrun scheduler port with --devices > 1; a random port in {PORTS[0]}-{PORTS[1]} when not "
-                             "given")
+    add_device_arguments(parser, workers="each trains on its shard of the data, gradients averaged, rank 0 writes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
-    if args.devices < 1:
-        raise UserError(f"--devices {args.devices}: must be at least 1")
-    if args.devices > 1 and not in_msrun_job():
-        return launch(args)
+    if launches(args):
+        return launch_training(args)
     from train.run import train_from_config
-    select_device(args.device)
-    devices = init_data_parallel() if in_msrun_job() else Devices()
+    devices = join_devices(args)
     results = train_from_config(args.config, args.data, args.out, overrides=args.overrides, stages=args.stages,
                                 init=args.init, resume=args.resume, devices=devices, quiet=args.quiet)
     if devices.is_writer:
@@ -48,27 +38,11 @@ def run(args):
     return 0
 
 
-def worker_argv(args):
-    """The command line each msrun worker runs: this command with the same options."""
-    argv = ["train", "--config", str(args.config), "--data", str(args.data), "--out", str(args.out),
-            "--device", args.device, "--devices", str(args.devices)]
-    argv += ["--stages", args.stages] if args.stages else []
-    argv += [f"--set={override}" for override in args.overrides]
-    argv += ["--init", str(args.init)] if args.init else []
-    argv += ["--resume"] * args.resume + ["--quiet"] * args.quiet
-    return argv
-
-
-def launch(args):
+def launch_training(args):
     """Check the config here (errors before any worker starts), then run this command under msrun."""
     from train.config import read_config
     from train.run import check_out_folder, parse_stage_selection
     config = read_config(args.config, args.overrides)
     selected = parse_stage_selection(args.stages, config)
     check_out_folder(args.out, [stage for stage in config.stages if stage.number in selected], args.resume)
-    log_dir = args.out / "msrun_logs"
-    print(f"launching {args.devices} workers through msrun (logs in {log_dir})", flush=True)
-    code = launch_workers(args.devices, worker_argv(args), log_dir, args.master_port)
-    if code != 0:
-        raise UserError(f"msrun exited with code {code}; see {log_dir}/worker_*.log")
-    return 0
+    return launch(args, args.out / "msrun_logs")

@@ -1,0 +1,61 @@
+"""Shared pieces of the multi-worker tests: `erfnet` run in its own session with a time limit (a hung msrun
+job fails the test instead of the suite), and one 2-worker training run per session, which the training and
+evaluation tests share (every msrun job costs tens of seconds on 2 cores)."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from data.make_data import make_data
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+# Stage 2 (the encoder, two epochs: test_train_run replays them) from scratch, then stage 3 (the full network
+# around stage 2's encoder) for one epoch, which leaves a full network to evaluate.
+STAGES = "2-3"
+OVERRIDES = ["stages.2.init=scratch", "stages.3.epochs=[1,1]"]
+VAL_IMAGES = 7  # 2 and 3 workers do not divide them evenly
+_RUNS = {}
+
+
+def run_erfnet(argv, timeout):
+    """(exit code, stdout, stderr) of `erfnet <argv>` in a new session. After `timeout` seconds the session gets
+    SIGINT (msrun then kills its workers), then SIGKILL, and the test fails."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    process = subprocess.Popen([sys.executable, "-m", "erfnet.cli", *map(str, argv)], cwd=ROOT, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+        pytest.fail(f"erfnet {' '.join(map(str, argv))} did not finish within {timeout} s")
+    return process.returncode, out, err
+
+
+def worker_log(out_dir, rank):
+    return (Path(out_dir) / "msrun_logs" / f"worker_{rank}.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def two_worker_run(tmp_path_factory):
+    """The smoke config's stages 2-3 trained by 2 msrun workers (--verbose: the workers' debug lines) on 8 train
+    and VAL_IMAGES val scenes of 64x32: SimpleNamespace(root, out, overrides). Treat it as read-only."""
+    if not _RUNS:
+        root = tmp_path_factory.mktemp("scenes_msrun")
+        make_data(root, {"train": 8, "val": VAL_IMAGES}, 64, seed=1)
+        out = tmp_path_factory.mktemp("dp") / "run"
+        code, stdout, stderr = run_erfnet(
+            ["train", "--config", SMOKE, "--data", root, "--out", out, "--stages", STAGES, "--devices", "2", "--quiet",
+             "--verbose", *[f"--set={override}" for override in OVERRIDES]], timeout=900)
+        assert code == 0, stdout[-3000:] + stderr[-3000:]
+        _RUNS.update(root=root, out=out, overrides=OVERRIDES)
+    return SimpleNamespace(**_RUNS)
