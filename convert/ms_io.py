@@ -11,7 +11,7 @@ import numpy as np
 from convert.weights import checked_weights, expected_shapes
 from convert.zoo import ZOO_ALIGN, translate_zoo_names, zoo_arrays
 from facts.atomic import atomic_output
-from facts.errors import UserError
+from facts.errors import UserError, first_line
 
 OPTIMIZER_PREFIXES = ("moment1.", "moment2.", "moments.", "exp_avg.", "exp_avg_sq.", "adam_m.", "adam_v.",
                       "accum.", "vhat.")
@@ -24,7 +24,7 @@ def load_checkpoint_file(path):
     try:
         return ms.load_checkpoint(str(path))
     except (ValueError, RuntimeError, TypeError, OSError) as error:
-        raise UserError(f"{path}: not a readable MindSpore checkpoint ({str(error).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable MindSpore checkpoint ({first_line(error)})") from None
 
 
 def is_optimizer_state(name):

@@ -14,7 +14,7 @@ import torch
 from convert.names import torch_name
 from convert.weights import checked_weights, expected_shapes
 from facts.atomic import atomic_output
-from facts.errors import UserError
+from facts.errors import UserError, first_line
 
 DATA_PARALLEL_PREFIX = "module."
 IMAGENET_ENCODER_PREFIX = "features.encoder."
@@ -28,9 +28,9 @@ def load_torch_file(path):
     except pickle.UnpicklingError as error:
         raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not "
                         f"loaded (weights_only=True; nothing in it was run). Detail: "
-                        f"{str(error).splitlines()[0]}") from None
+                        f"{first_line(error)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise UserError(f"{path}: not a readable PyTorch file ({str(error).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable PyTorch file ({first_line(error)})") from None
 
 
 def unwrap_state_dict(obj, path, notes):

@@ -25,7 +25,7 @@ from convert.ms_io import ALIGN_KEY, is_optimizer_state, load_checkpoint_file
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS, part_of, torch_name
 from convert.weights import expected_shapes, infer_num_classes
 from convert.zoo import ZOO_ALIGN, from_zoo_name, translate_zoo_names
-from facts.errors import UserError
+from facts.errors import UserError, first_line
 from facts.spec import UPSAMPLE_ALIGNMENTS
 from ms_erfnet import ERFNet
 from parity.weight_table import Stored
@@ -87,9 +87,9 @@ def read_reference(path):
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not loaded "
-                        f"(weights_only=True; nothing in it was run). Detail: {str(error).splitlines()[0]}") from None
+                        f"(weights_only=True; nothing in it was run). Detail: {first_line(error)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise UserError(f"{path}: not a readable PyTorch file ({str(error).splitlines()[0]})") from None
+        raise UserError(f"{path}: not a readable PyTorch file ({first_line(error)})") from None
     return reference_from(loaded, str(path))
 
 

@@ -127,9 +127,10 @@ def first_divergence(weights, tables):
                              f"weights there equal REF's: the MindSpore network computes differently")
 
 
-def compare(reference, ours, height=64, width=128, batch=2, seed=0):
+def compare(reference, ours, height=64, width=128, batch=2, seed=0, end_to_end=True):
     """The PairResult of OURS against REF (parity.files.ReferenceFile and OursFile) on a random input of
-    batch x 3 x height x width drawn from `seed`. A class count that differs is a UserError."""
+    batch x 3 x height x width drawn from `seed`. A class count that differs is a UserError. `end_to_end=False`
+    leaves out the comparisons through the whole network (they name no block: the fault catalogue does without)."""
     check_size("height", height)
     check_size("width", width)
     if batch < 1:
@@ -149,7 +150,7 @@ def compare(reference, ours, height=64, width=128, batch=2, seed=0):
     if DECODER in parts and DECODER in ours.parts and ours.upsample_align != "torch":
         weights.append(alignment_row(ours, num_classes))
     pair = NetworkPair(copy.deepcopy(reference.net).double(), ours_network(ours, num_classes, None), parts)
-    tables = layer_tables(pair, height, width, batch, seed)
+    tables = layer_tables(pair, height, width, batch, seed, end_to_end)
     return PairResult(reference, ours, (batch, 3, height, width), weights, tables, first_divergence(weights, tables))
 
 

@@ -38,16 +38,17 @@ def one_torch_thread():
         torch.set_num_threads(threads)
 
 
-def layer_tables(pair, height, width, batch, seed):
+def layer_tables(pair, height, width, batch, seed, end_to_end=True):
     """Every comparison table, as parity_report prints them. The eval-mode comparisons run first, with the
     networks' own dropout (in eval mode it must do nothing) and their files' BatchNorm statistics; then dropout is
     switched off on both sides for the train-mode ones, which need identical computations. The input, labels and
-    output gradients come from `seed`."""
+    output gradients come from `seed`. `end_to_end=False` leaves out the loss and gradients through the whole
+    network, whose rows belong to no block (a third of the time at small sizes)."""
     generator = np.random.default_rng(seed)
     image = generator.random((batch, 3, height, width), dtype=np.float32)
     ends = [(only_encode, generator.integers(0, 20, (batch, height // 8, width // 8) if only_encode
                                              else (batch, height, width)))
-            for only_encode, part in ((False, DECODER), (True, ENCODER_HEAD)) if part in pair.parts]
+            for only_encode, part in ((False, DECODER), (True, ENCODER_HEAD)) if end_to_end and part in pair.parts]
     with one_torch_thread():
         eval_rows = compare_forward(pair, image, train=False)
         eval_ends = [compare_end_to_end(pair, image, labels, only_encode, train=False) for only_encode, labels in ends]

@@ -257,7 +257,8 @@ def describe_block(block, rows):
             phrases.append(f"{', '.join(local(s.name, block) for s in alike)}: {r.finding.kind}")
             continue
         done.add(r.name)
-        phrases.append(f"{local(r.name, block)}: {r.finding.detail}")
+        phrases.append(f"{local(r.name, block)}: {r.finding.detail}" if r.name.startswith(block + ".")
+                       else r.finding.detail)
     return "; ".join(phrases)
 
 
