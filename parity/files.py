@@ -190,7 +190,8 @@ def ours_from(entries, source="OURS", upsample_align=None):
     optimizer = [name for name in entries if name not in metadata and is_optimizer_state(name)]
     if optimizer:
         notes.append(f"ignored {len(optimizer)} optimizer entries ({_listing(optimizer)})")
-    stored = {name: ms_array(value) for name, value in entries.items() if name not in metadata and name not in optimizer}
+    stored = {name: ms_array(value) for name, value in entries.items()
+              if name not in metadata and name not in optimizer}
     _, zoo_named = translate_zoo_names(stored, source, notes)
     tensors = {from_zoo_name(name) or name: Stored(name, array, dtype) for name, (array, dtype) in stored.items()}
     if upsample_align is not None:

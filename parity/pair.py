@@ -4,8 +4,8 @@ REF is read into torch_ref and OURS into ms_erfnet, each the way its own framewo
 The weight table compares every tensor by name and recognises the usual porting faults (parity/weight_table.py);
 a difference of upsampler alignment is measured as `erfnet convert --realign` measures it. Then come the
 layer-by-layer tables of the one-file mode (parity/report.py), each network holding its own file's weights and,
-for the eval-mode comparisons, erfnet_pytorch's dropout rates (in eval mode dropout must do nothing). The result names the first block, in
-network order, where anything differs, and why when the weight table knows.
+for the eval-mode comparisons, erfnet_pytorch's dropout rates (in eval mode dropout must do nothing). The result
+names the first block, in network order, where anything differs, and why when the weight table knows.
 
 compare_files(REF path, OURS path) and compare_weights(torch state_dict, MindSpore-named arrays) are the API;
 compare(ReferenceFile, OursFile) runs a pair already read.

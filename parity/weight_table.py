@@ -188,7 +188,8 @@ class Recogniser:
                                          + (", ..." if len(moved) > SHOWN else "") + ")")
         gap = difference(ours, reference)
         scale = scale_of(reference)
-        return Finding("differs", f"differs: max abs {gap:.3g}" + (f", {gap / scale:.2g} of max |REF|" if scale else ""))
+        relative = f", {gap / scale:.2g} of max |REF|" if scale else ""
+        return Finding("differs", f"differs: max abs {gap:.3g}{relative}")
 
 
 def weight_rows(reference, ours, transposed=frozenset(), unused=None):
@@ -251,7 +252,8 @@ def describe_block(block, rows):
             phrases.append(exchanged(local(r.name, block), local(partner.name, block)) + (f" ({transform})"
                                                                                            if transform else ""))
             continue
-        alike = [s for s in failing if s.name not in done and s.finding.kind == r.finding.kind and not s.finding.partner]
+        alike = [s for s in failing
+                 if s.name not in done and s.finding.kind == r.finding.kind and not s.finding.partner]
         if not r.finding.partner and len(alike) > 1:
             done |= {s.name for s in alike}
             phrases.append(f"{', '.join(local(s.name, block) for s in alike)}: {r.finding.kind}")

@@ -43,7 +43,8 @@ def replaced(tensors, arrays):
             del changed[name]
         else:
             old = changed.get(name)
-            changed[name] = Stored(old.key if old else name, np.asarray(array, np.float64), old.dtype if old else "float32")
+            changed[name] = Stored(old.key if old else name, np.asarray(array, np.float64),
+                                   old.dtype if old else "float32")
     return changed
 
 
@@ -109,7 +110,8 @@ def dropout_in_eval_mode(monkeypatch):
 FAULTS = (
     Fault("gamma and beta exchanged in one BatchNorm", "encoder.layers.3", "bn1 gamma and beta exchanged",
           lambda t: exchanged(t, "encoder.layers.3.bn1.gamma", "encoder.layers.3.bn1.beta")),
-    Fault("moving_mean and moving_variance exchanged", "encoder.layers.6", "bn moving_mean and moving_variance exchanged",
+    Fault("moving_mean and moving_variance exchanged", "encoder.layers.6",
+          "bn moving_mean and moving_variance exchanged",
           lambda t: exchanged(t, "encoder.layers.6.bn.moving_mean", "encoder.layers.6.bn.moving_variance")),
     Fault("the 3x1 and 1x3 kernels of one block exchanged (transposed to fit)", "encoder.layers.2",
           "conv3x1_1.weight and conv1x3_1.weight exchanged (transposed)",
@@ -117,14 +119,16 @@ FAULTS = (
                               lambda a: a.swapaxes(-1, -2))),
     Fault("one conv kernel flipped spatially (the upsampler's transposed conv)", "decoder.layers.0",
           "conv.weight: flipped spatially",
-          lambda t: replaced(t, {"decoder.layers.0.conv.weight": t["decoder.layers.0.conv.weight"].array[..., ::-1, ::-1]})),
+          lambda t: replaced(t, {"decoder.layers.0.conv.weight": t["decoder.layers.0.conv.weight"].array[..., ::-1,
+                                                                                                          ::-1]})),
     Fault("two equal-shaped layers exchanged (dilations 4 and 8)", "encoder.layers.8",
           "encoder.layers.8 and encoder.layers.9 exchanged",
           lambda t: blocks_exchanged(t, "encoder.layers.8", "encoder.layers.9")),
     Fault("BatchNorm statistics reset to 0/1 in one block", "decoder.layers.1", "at its initial value 0",
           lambda t: statistics_reset(t, "decoder.layers.1")),
     Fault("one tensor scaled by 1.001", "encoder.layers.10", "conv3x1_2.weight: REF's scaled by 1.001",
-          lambda t: replaced(t, {"encoder.layers.10.conv3x1_2.weight": 1.001 * t["encoder.layers.10.conv3x1_2.weight"].array})),
+          lambda t: replaced(t, {"encoder.layers.10.conv3x1_2.weight":
+                                 1.001 * t["encoder.layers.10.conv3x1_2.weight"].array})),
     Fault("the output classes of decoder.output_conv permuted", "decoder.output_conv",
           "weight, bias: output classes permuted", permuted_classes),
     Fault("upsampler alignment of the other framework (the zoo's)", "decoder.layers.0",
@@ -181,7 +185,8 @@ def readme_table(folder):
         failing = result.first_failing_row
         row = f"{failing[0].split(' (')[0].split(':')[0]}: {failing[1].name}" if failing else "none (weight table only)"
         error = f"{failing[1].relative:.2g} (bar {failing[1].tolerance:.0e})" if failing else "-"
-        lines.append(f"| {fault.name} | `{result.first_divergence}` | {row} | {error} |")
+        reported = str(result.first_divergence).replace("|", "\\|")  # a bar inside a Markdown table cell
+        lines.append(f"| {fault.name} | `{reported}` | {row} | {error} |")
         print(f"{fault.name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return "\n".join(lines)
 

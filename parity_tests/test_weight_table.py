@@ -23,23 +23,24 @@ def reference_tensors(seed, channels, classes):
             for name, shape in shapes.items()}
 
 
+STEM = "encoder.initial_block.conv.weight"
+GAMMA, BETA = f"{BLOCK}.bn1.gamma", f"{BLOCK}.bn1.beta"
+MEAN, VARIANCE = f"{BLOCK}.bn1.moving_mean", f"{BLOCK}.bn1.moving_variance"
+KERNEL_3X1, KERNEL_1X3 = f"{BLOCK}.conv3x1_1.weight", f"{BLOCK}.conv1x3_1.weight"
+OTHER_3X1 = "encoder.layers.3.conv3x1_1.weight"
 FAULTS = {
-    "flipped spatially": ("encoder.initial_block.conv.weight", lambda r: r["encoder.initial_block.conv.weight"][..., ::-1, ::-1]),
-    "flipped vertically": ("encoder.initial_block.conv.weight", lambda r: r["encoder.initial_block.conv.weight"][..., ::-1, :]),
-    "transposed": ("encoder.initial_block.conv.weight", lambda r: r["encoder.initial_block.conv.weight"].swapaxes(-1, -2)),
-    f"holds REF's {BLOCK}.bn1.beta": (f"{BLOCK}.bn1.gamma", lambda r: r[f"{BLOCK}.bn1.beta"]),
-    f"holds REF's {BLOCK}.conv1x3_1.weight, transposed": (f"{BLOCK}.conv3x1_1.weight",
-                                                          lambda r: r[f"{BLOCK}.conv1x3_1.weight"].swapaxes(-1, -2)),
-    f"holds REF's encoder.layers.3.conv3x1_1.weight": (f"{BLOCK}.conv3x1_1.weight",
-                                                       lambda r: r["encoder.layers.3.conv3x1_1.weight"]),
-    "at its initial value 0": (f"{BLOCK}.bn1.moving_mean", lambda r: np.zeros_like(r[f"{BLOCK}.bn1.moving_mean"])),
-    "at its initial value 1": (f"{BLOCK}.bn1.moving_variance", lambda r: np.ones_like(r[f"{BLOCK}.bn1.moving_mean"])),
-    "scaled by 1.001": (f"{BLOCK}.conv1x3_1.weight", lambda r: 1.001 * r[f"{BLOCK}.conv1x3_1.weight"]),
-    "output classes permuted": ("decoder.output_conv.weight",
-                                lambda r: r["decoder.output_conv.weight"][:, ::-1]),
-    "NaN/inf": (f"{BLOCK}.bn1.beta", lambda r: np.where(np.arange(r[f"{BLOCK}.bn1.beta"].size) == 1, np.inf,
-                                                         r[f"{BLOCK}.bn1.beta"])),
-    "differs": (f"{BLOCK}.bn1.gamma", lambda r: r[f"{BLOCK}.bn1.gamma"] + np.linspace(0, 1e-3, r[f"{BLOCK}.bn1.gamma"].size)),
+    "flipped spatially": (STEM, lambda r: r[STEM][..., ::-1, ::-1]),
+    "flipped vertically": (STEM, lambda r: r[STEM][..., ::-1, :]),
+    "transposed": (STEM, lambda r: r[STEM].swapaxes(-1, -2)),
+    f"holds REF's {BETA}": (GAMMA, lambda r: r[BETA]),
+    f"holds REF's {KERNEL_1X3}, transposed": (KERNEL_3X1, lambda r: r[KERNEL_1X3].swapaxes(-1, -2)),
+    f"holds REF's {OTHER_3X1}": (KERNEL_3X1, lambda r: r[OTHER_3X1]),
+    "at its initial value 0": (MEAN, lambda r: np.zeros_like(r[MEAN])),
+    "at its initial value 1": (VARIANCE, lambda r: np.ones_like(r[VARIANCE])),
+    "scaled by 1.001": (KERNEL_1X3, lambda r: 1.001 * r[KERNEL_1X3]),
+    "output classes permuted": ("decoder.output_conv.weight", lambda r: r["decoder.output_conv.weight"][:, ::-1]),
+    "NaN/inf": (BETA, lambda r: np.where(np.arange(r[BETA].size) == 1, np.inf, r[BETA])),
+    "differs": (GAMMA, lambda r: r[GAMMA] + np.linspace(0, 1e-3, r[GAMMA].size)),
 }
 
 
@@ -59,25 +60,24 @@ def test_untouched_or_float32_rounded_tensors_pass_and_an_exchange_is_one_phrase
     ours = {name: Stored(tensor.key, tensor.array.astype(np.float32).astype(np.float64)
                          * (1 + 1e-7 * (name.endswith("gamma"))), "float32") for name, tensor in reference.items()}
     assert all(r.passed for r in weight_rows(reference, ours, TRANSPOSED))
-    ours[f"{BLOCK}.bn1.moving_mean"], ours[f"{BLOCK}.bn1.moving_variance"] = (
-        ours[f"{BLOCK}.bn1.moving_variance"], ours[f"{BLOCK}.bn1.moving_mean"])
+    ours[MEAN], ours[VARIANCE] = ours[VARIANCE], ours[MEAN]
     rows = weight_rows(reference, ours, TRANSPOSED)
-    assert [r.name for r in rows if not r.passed] == [f"{BLOCK}.bn1.moving_mean", f"{BLOCK}.bn1.moving_variance"]
+    assert [r.name for r in rows if not r.passed] == [MEAN, VARIANCE]
     assert describe_block(BLOCK, rows) == "bn1 moving_mean and moving_variance exchanged"
 
 
 def test_missing_extra_and_retyped_tensors_are_findings():
     reference = reference_tensors(0, 4, 3)
     ours = dict(reference)
-    del ours[f"{BLOCK}.bn1.gamma"]
+    del ours[GAMMA]
     ours[f"{BLOCK}.bn1.num_batches_tracked"] = Stored("num_batches_tracked", np.array(3.0), "int64")
-    kernel = reference[f"{BLOCK}.conv1x3_1.weight"]
-    ours[f"{BLOCK}.conv1x3_1.weight"] = Stored(kernel.key, kernel.array.astype(np.float16).astype(np.float64), "float16")
+    kernel = reference[KERNEL_1X3]
+    ours[KERNEL_1X3] = Stored(kernel.key, kernel.array.astype(np.float16).astype(np.float64), "float16")
     rows = {r.name: r for r in weight_rows(reference, ours, TRANSPOSED,
                                            unused={"decoder.output_conv.bias": "not used"})}
-    assert rows[f"{BLOCK}.bn1.gamma"].verdict == "missing in OURS" and not rows[f"{BLOCK}.bn1.gamma"].passed
+    assert rows[GAMMA].verdict == "missing in OURS" and not rows[GAMMA].passed
     assert rows[f"{BLOCK}.bn1.num_batches_tracked"].verdict == "not in REF"
-    assert rows[f"{BLOCK}.conv1x3_1.weight"].verdict.startswith("dtype float16 where REF has float32; differs")
+    assert rows[KERNEL_1X3].verdict.startswith("dtype float16 where REF has float32; differs")
     assert sum(not r.passed for r in rows.values()) == 3
     del ours["decoder.output_conv.bias"]
     unused = weight_rows(reference, ours, TRANSPOSED, unused={"decoder.output_conv.bias": "not used"})[-2]
