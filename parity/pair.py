@@ -70,7 +70,11 @@ class PairResult:
                      f"float64")
         title = (f"Weights: every parameter and BatchNorm buffer by name (bar: max abs difference <= "
                  f"{WEIGHT_TOLERANCE:.0e} x max |REF|, same dtype)")
-        parts = ["\n".join(lines), format_weight_table(self.weights, title)] + [t.text for t in self.tables]
+        differing = sum(not r.passed for r in self.weights)
+        summary = (f"{differing} of {len(self.weights)} rows differ" if differing
+                   else f"all {len(self.weights)} rows within the bar")
+        parts = ["\n".join(lines), f"{format_weight_table(self.weights, title)}\n{summary}"]
+        parts += [t.text for t in self.tables]
         if self.first_divergence:
             parts.append(str(self.first_divergence))
         return "\n\n".join(parts)
