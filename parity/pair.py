@@ -18,10 +18,10 @@ import torch
 from convert.names import DECODER, ENCODER_HEAD, part_of
 from convert.realign import alignment_change
 from facts.errors import UserError
-from facts.spec import check_size, layer_table
+from facts.spec import layer_table
 from parity.engine import HEAD, NETWORK, NO_DROPOUT, NetworkPair, block_of
 from parity.files import OursFile, ReferenceFile, ours_from, ours_network, read_ours, read_reference, reference_from
-from parity.report import layer_tables
+from parity.report import check_input, layer_tables
 from parity.weight_table import WEIGHT_TOLERANCE, Finding, WeightRow, describe_block, format_weight_table, weight_rows
 
 ALIGN_ROW = "upsample_align"
@@ -135,10 +135,7 @@ def compare(reference, ours, height=64, width=128, batch=2, seed=0, end_to_end=T
     """The PairResult of OURS against REF (parity.files.ReferenceFile and OursFile) on a random input of
     batch x 3 x height x width drawn from `seed`. A class count that differs is a UserError. `end_to_end=False`
     leaves out the comparisons through the whole network (they name no block: the fault catalogue does without)."""
-    check_size("height", height)
-    check_size("width", width)
-    if batch < 1:
-        raise UserError(f"batch {batch}: must be at least 1")
+    check_input(height, width, batch)
     if reference.num_classes and ours.num_classes and reference.num_classes != ours.num_classes:
         raise UserError(f"{ours.source}: holds weights for {ours.num_classes} classes, {reference.source} for "
                         f"{reference.num_classes}: not the same network")

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 
 from convert.names import DECODER, ENCODER_HEAD
+from facts.errors import UserError
+from facts.spec import STRIDE, check_size
 from parity.engine import (compare_backward, compare_end_to_end, compare_forward, format_table, network_pair,
                            per_block)
 
@@ -24,6 +26,18 @@ class Table:
     rows: list
     text: str
     end_to_end: bool = False
+
+
+def check_input(height, width, batch, prefix=""):
+    """Raise UserError unless the comparison's input suits ERFNet: sizes that are multiples of 8, and more than one
+    value per channel at 1/8 resolution, which BatchNorm needs in train mode. `prefix` is the options' ("--")."""
+    check_size(f"{prefix}height", height)
+    check_size(f"{prefix}width", width)
+    if batch < 1:
+        raise UserError(f"{prefix}batch {batch}: must be at least 1")
+    if batch * (height // STRIDE) * (width // STRIDE) < 2:
+        raise UserError(f"{prefix}batch {batch} at {height}x{width}: train-mode BatchNorm needs more than one value per "
+                        f"channel at 1/{STRIDE} resolution; give a larger size or batch")
 
 
 @contextlib.contextmanager
@@ -44,6 +58,7 @@ def layer_tables(pair, height, width, batch, seed, end_to_end=True):
     switched off on both sides for the train-mode ones, which need identical computations. The input, labels and
     output gradients come from `seed`. `end_to_end=False` leaves out the loss and gradients through the whole
     network, whose rows belong to no block (a third of the time at small sizes)."""
+    check_input(height, width, batch)
     generator = np.random.default_rng(seed)
     image = generator.random((batch, 3, height, width), dtype=np.float32)
     ends = [(only_encode, generator.integers(0, 20, (batch, height // 8, width // 8) if only_encode

@@ -191,3 +191,13 @@ def test_the_one_file_mode_says_what_it_proves_and_the_device_is_chosen(files, c
     assert "compute the same function given these weights" in out and "--reference" in out
     assert main(["parity", "--weights", str(files / "b.ckpt"), "--device", "GPU"]) == 2
     assert "finds no GPU device" in capsys.readouterr().err
+
+
+def test_an_input_too_small_for_batch_statistics_is_one_line_in_both_modes(files, capsys):
+    """At 8x8 with batch 1 the encoder's output holds one value per channel, which train-mode BatchNorm refuses
+    (a traceback from torch before this check)."""
+    tiny = ["--height", "8", "--width", "8", "--batch", "1", "--device", "CPU"]
+    assert main(["parity", "--weights", str(files / "b.ckpt"), *tiny]) == 2
+    assert main(["parity", "--reference", str(files / "a.pth"), "--weights", str(files / "b.ckpt"), *tiny]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all("train-mode BatchNorm needs more than one value per channel" in e for e in errors)

@@ -8,9 +8,8 @@ Exit 0 when every row passes, 1 when any differs beyond its bar, 2 for a file th
 """
 import time
 
-from facts.errors import UserError
-from facts.spec import check_size
 from ms_erfnet.devices import DEVICE_TARGETS, select_device
+from parity.report import check_input
 
 NOT_APPLICABLE = ("n/a: some ReLU input lies within float32 rounding of 0, where either framework may round it to "
                   "the other side; that one decision moves the whole gradient, so no bar applies (see README).")
@@ -38,10 +37,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    check_size("--height", args.height)
-    check_size("--width", args.width)
-    if args.batch < 1:
-        raise UserError(f"--batch {args.batch}: must be at least 1")
+    check_input(args.height, args.width, args.batch, prefix="--")
     select_device(args.device)
     started = time.perf_counter()
     text, passed = two_files(args) if args.reference else one_file(args)
