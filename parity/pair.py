@@ -104,7 +104,7 @@ def alignment_row(ours, num_classes):
                               "torch")
     detail = (f"upsampler alignment differs: OURS computes with the {ours.upsample_align} alignment, REF with torch's; "
               f"OURS's weights under REF's alignment: {change.measured(ours.upsample_align, 'torch')}")
-    return WeightRow(ALIGN_ROW, "torch (a PyTorch file)", f"{ours.upsample_align} ({ours.align_origin})", (), None,
+    return WeightRow(ALIGN_ROW, "upsampler alignment: torch", f"upsampler alignment: {ours.upsample_align}", (), None,
                      detail, False, Finding("upsampler alignment differs", detail), block=first_upsampler())
 
 
