@@ -219,9 +219,9 @@ def weight_rows(reference, ours, transposed=frozenset(), unused=None):
     for name, theirs in ours.items():
         if name not in reference:
             finding = recogniser.explain(name, theirs.array)
-            verdict = "not in REF" + (f" ({finding.detail})" if finding else "")
+            verdict = "in OURS only" + (f" ({finding.detail})" if finding else "")
             rows.append(WeightRow(name, "", theirs.key, theirs.array.shape, None, verdict, False,
-                                  Finding("not in REF", verdict, finding.partner if finding else "")))
+                                  Finding("in OURS only", verdict, finding.partner if finding else "")))
     return rows
 
 
