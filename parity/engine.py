@@ -1,6 +1,7 @@
 """Layer-by-layer comparison of ms_erfnet (float32) against torch_ref evaluated in float64.
 
-Both networks receive their weights through the converter. The reference runs in float64 so that it is the
+network_pair gives both networks one set of weights through the converter (the one-file mode); parity/pair.py
+builds a pair from two files, each read its own framework's way. The reference runs in float64 so that it is the
 exact answer: in train mode, PyTorch's own float32 result can be far from it (seen: 14% in a decoder block's
 input gradient, where MindSpore was within 3e-7), and a float32 ruler would blame the port for PyTorch's
 rounding. Each block is fed the reference's input for that block (and, backwards, a random output
@@ -304,11 +305,6 @@ def block_of(name):
     if parts[0] not in ("encoder", "decoder"):
         return NETWORK
     return ".".join(parts[:3] if len(parts) > 2 and parts[1] == "layers" else parts[:2])
-
-
-def block_order(pair):
-    """Block names in network order, the whole network last."""
-    return [name for name, _, _ in blocks(pair)] + [NETWORK]
 
 
 def per_block(rows):
