@@ -31,12 +31,16 @@ class AlignmentChange:
     changed_pixels: float
     shifted_interior: float
 
+    def measured(self, source, target):
+        """The change in words: how much, and that it is the same map moved."""
+        return (f"output on random input {'x'.join(map(str, self.shape))} changed by {self.relative_max:.3g} "
+                f"(max |diff| / max |output|), the predicted class at {100 * self.changed_pixels:.1f}% of pixels; "
+                f"it is the {source}-aligned output moved {OUTPUT_SHIFT} pixels "
+                f"{'up and left' if target == 'torch' else 'down and right'} (difference "
+                f"{self.shifted_interior:.1g} beyond {BORDER} pixels of the border)")
+
     def describe(self, source, target):
-        return (f"realigned from {source} to {target}: same weights, output on random input "
-                f"{'x'.join(map(str, self.shape))} changed by {self.relative_max:.3g} (max |diff| / max |output|), "
-                f"the predicted class at {100 * self.changed_pixels:.1f}% of pixels; it is the {source}-aligned "
-                f"output moved {OUTPUT_SHIFT} pixels {'up and left' if target == 'torch' else 'down and right'} "
-                f"(difference {self.shifted_interior:.1g} beyond {BORDER} pixels of the border)")
+        return f"realigned from {source} to {target}: same weights, {self.measured(source, target)}"
 
 
 def _network(weights, upsample_align):
@@ -46,10 +50,15 @@ def _network(weights, upsample_align):
 
 def measure_alignment_change(weights, source, target, shape=MEASURE_SHAPE, seed=0):
     """Run `weights` (a full network) with both alignments on one uniform random input and compare."""
+    return alignment_change(lambda align: _network(weights, align), source, target, shape, seed)
+
+
+def alignment_change(network, source, target, shape=MEASURE_SHAPE, seed=0):
+    """The same, for `network(upsample_align)`, a factory of MindSpore ERFNets holding one set of weights."""
     import mindspore as ms
     image = ms.Tensor(np.random.default_rng(seed).random(shape, dtype=np.float32))
-    before = _network(weights, source)(image).asnumpy()
-    after = _network(weights, target)(image).asnumpy()
+    before = network(source)(image).asnumpy()
+    after = network(target)(image).asnumpy()
     shift = OUTPUT_SHIFT if target == "torch" else -OUTPUT_SHIFT
     moved = np.roll(before, (-shift, -shift), axis=(2, 3))
     scale = float(np.abs(before).max()) or 1.0

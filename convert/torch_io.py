@@ -16,7 +16,7 @@ import torch
 from convert.names import torch_name
 from convert.weights import checked_weights, expected_shapes
 from facts.atomic import atomic_output
-from facts.errors import UserError
+from facts.errors import UserError, first_line
 
 DATA_PARALLEL_PREFIX = "module."
 IMAGENET_ENCODER_PREFIX = "features.encoder."
@@ -53,7 +53,7 @@ def verify_zip(path):
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as error:
-        raise UserError(f"{path}: a damaged zip file: {str(error).splitlines()[0]} (truncated or corrupted?)") from None
+        raise UserError(f"{path}: a damaged zip file: {first_line(error)} (truncated or corrupted?)") from None
     if bad is not None:
         raise UserError(f"{path}: corrupted: entry {bad} fails its CRC32 check")
 
@@ -67,14 +67,12 @@ def load_torch_file(path, notes):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        detail = str(error).splitlines()[0]
         if any(marker in str(error) for marker in REFUSED_GLOBAL):
             raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not loaded "
-                            f"(weights_only=True; nothing in it was run). Detail: {detail}") from None
-        raise UserError(f"{path}: a damaged PyTorch file ({detail})") from None
+                            f"(weights_only=True; nothing in it was run). Detail: {first_line(error)}") from None
+        raise UserError(f"{path}: a damaged PyTorch file ({first_line(error)})") from None
     except Exception as error:  # torch raises many types for damaged files: RuntimeError, EOFError, KeyError, ...
-        detail = str(error).splitlines()[0] if str(error) else error.__class__.__name__
-        raise UserError(f"{path}: not a readable PyTorch file ({detail})") from None
+        raise UserError(f"{path}: not a readable PyTorch file ({first_line(error)})") from None
 
 
 def unwrap_state_dict(obj, path, notes):

@@ -13,7 +13,7 @@ from facts.errors import UserError
 
 SUBCOMMANDS = {
     "convert": "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)",
-    "parity": "compare MindSpore and PyTorch layer by layer on your weights",
+    "parity": "compare MindSpore and PyTorch layer by layer on your weights, or a .ckpt against its .pth",
     "demo": "run the end-to-end demonstration on random weights and generated data",
     "make-data": "write generated street scenes in the Cityscapes layout (for tests and demos)",
     "prepare": "resize a Cityscapes split once into a MindRecord cache for fast epochs",

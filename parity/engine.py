@@ -1,6 +1,7 @@
 """Layer-by-layer comparison of ms_erfnet (float32) against torch_ref evaluated in float64.
 
-Both networks receive their weights through the converter. The reference runs in float64 so that it is the
+network_pair gives both networks one set of weights through the converter (the one-file mode); parity/pair.py
+builds a pair from two files, each read its own framework's way. The reference runs in float64 so that it is the
 exact answer: in train mode, PyTorch's own float32 result can be far from it (seen: 14% in a decoder block's
 input gradient, where MindSpore was within 3e-7), and a float32 ruler would blame the port for PyTorch's
 rounding. Each block is fed the reference's input for that block (and, backwards, a random output
@@ -15,6 +16,7 @@ block's is below 1e-6 of the tensor's largest, its input is nudged with small no
 from dataclasses import dataclass
 
 import mindspore as ms
+import mindspore.nn as msnn
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,6 +37,7 @@ GRADIENT_TOLERANCE = 1e-4
 NO_DROPOUT = {group: 0.0 for group in layer_table().dropout_defaults}
 BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
 HEAD = "encoder.output_conv"
+NETWORK = "network"
 AMBIGUOUS_RELU_MARGIN = 1e-6
 NUDGES = 8
 
@@ -78,6 +81,13 @@ class NetworkPair:
         self.reference.train(mode)
         self.ours.set_train(mode)
 
+    def dropout_off(self):
+        """Dropout off on both sides, in place (train-mode comparisons need identical computations)."""
+        without_dropout(self.reference)
+        for _, cell in list(self.ours.cells_and_names()):
+            if "dropout" in cell.name_cells():
+                cell.dropout = msnn.Identity()
+
 
 def network_pair(weights):
     """torch_ref.Net and ms_erfnet.ERFNet holding `weights`, dropout off on both sides (train-mode
@@ -85,13 +95,18 @@ def network_pair(weights):
     num_classes = weights.num_classes or 20
     reference = align_reference(Net(num_classes), weights.upsample_align)
     reference.load_state_dict(torch_state_dict(weights, prefix=""), strict=False)
-    for module in reference.modules():
-        if isinstance(module, torch.nn.Dropout2d):
-            module.p = 0.0
-    reference.double()
+    without_dropout(reference).double()
     missing = tuple(part for part in PARTS if part not in weights.parts)
     ours, _ = build_network(num_classes, weights, dropout=NO_DROPOUT, fresh_parts=missing)
     return NetworkPair(reference, ours, weights.parts)
+
+
+def without_dropout(reference):
+    """`reference` (a torch_ref.Net) with every dropout rate set to 0, in place."""
+    for module in reference.modules():
+        if isinstance(module, torch.nn.Dropout2d):
+            module.p = 0.0
+    return reference
 
 
 class ReluMargin(TorchFunctionMode):
@@ -247,6 +262,13 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
     nudged (see above)."""
     kind = "encoder" if only_encode else "full"
     pair.train(train)
+    loss_fn = WeightedCrossEntropy(kind)
+    if train:
+        with torch.no_grad():
+            reference_loss = weighted_loss_reference(pair.reference(as_reference(image), only_encode=only_encode),
+                                                     labels, kind)
+        loss = loss_fn(pair.ours(as_ours(image), only_encode), ms.Tensor(labels.astype(np.int32)))
+        return [row("loss", loss.asnumpy(), reference_loss.numpy(), FORWARD_TOLERANCE)]
     generator = np.random.default_rng(0)
     for attempt in range(NUDGES):
         attempt_image = nudged(image, attempt, generator)
@@ -255,19 +277,16 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
         margin = ReluMargin()
         with margin:
             output = pair.reference(x, only_encode=only_encode)
-        if train or not margin.ambiguous:
+        if not margin.ambiguous:
             break
     image = attempt_image
     reference_loss = weighted_loss_reference(output, labels, kind)
     reference_loss.backward()
-    loss_fn = WeightedCrossEntropy(kind)
     parameters = pair.ours.trainable_params()
     step = ms.value_and_grad(lambda inputs, targets: loss_fn(pair.ours(inputs, only_encode), targets),
                              grad_position=0, weights=parameters)
     loss, (input_gradient, gradients) = step(as_ours(image), ms.Tensor(labels.astype(np.int32)))
     rows = [row("loss", loss.asnumpy(), reference_loss.detach().numpy(), FORWARD_TOLERANCE)]
-    if train:
-        return rows
     comparable = not margin.ambiguous
     rows.append(row("input gradient", input_gradient.asnumpy(), x.grad.numpy(), GRADIENT_TOLERANCE,
                     comparable=comparable))
@@ -279,12 +298,20 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
     return rows
 
 
+def block_of(name):
+    """The block a row or parameter belongs to (`encoder.layers.3.bn1.gamma`, `encoder.layers.3 input` ->
+    `encoder.layers.3`); rows of the whole network ("network", "loss", "input gradient") belong to NETWORK."""
+    parts = name.replace(" input", "").split(".")
+    if parts[0] not in ("encoder", "decoder"):
+        return NETWORK
+    return ".".join(parts[:3] if len(parts) > 2 and parts[1] == "layers" else parts[:2])
+
+
 def per_block(rows):
     """The worst row of each block (rows named block.parameter or "block input")."""
     worst = {}
     for r in rows:
-        parts = r.name.replace(" input", "").split(".")
-        block = ".".join(parts[:3] if len(parts) > 2 and parts[1] == "layers" else parts[:2])
+        block = block_of(r.name)
         if block not in worst or r.relative > worst[block].relative:
             worst[block] = Row(block, r.shape, r.max_abs, r.relative, r.tolerance, r.comparable)
     return list(worst.values())

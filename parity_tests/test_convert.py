@@ -172,8 +172,9 @@ def test_truncated_and_foreign_files_are_named(tmp_path, capsys):
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     (tmp_path / "text.ckpt").write_text("not a checkpoint")
     (tmp_path / "raw.pt").write_bytes(pickle.dumps({"a": 1}))
+    (tmp_path / "empty.pth").write_bytes(b"")
     for source, target in (("cut.pth", "x.ckpt"), ("text.ckpt", "x.pth"), ("raw.pt", "y.ckpt"),
-                           ("missing.pth", "z.ckpt"), ("net.pth", "net.onnx")):
+                           ("missing.pth", "z.ckpt"), ("net.pth", "net.onnx"), ("empty.pth", "e.ckpt")):
         assert main(["convert", str(tmp_path / source), str(tmp_path / target)]) == 2, source
         error = capsys.readouterr().err
         assert error.startswith("erfnet convert: error: ") and "Traceback" not in error, error

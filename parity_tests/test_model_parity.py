@@ -1,7 +1,7 @@
 """ms_erfnet against torch_ref, block by block, with weights that went through the converter.
 
 Bars (relative to max |reference|, per tensor, float32 against the float64 reference): forward 1e-5,
-gradients 1e-4. See convert/parity.py for why the reference runs in float64 and when a gradient is not
+gradients 1e-4. See parity/engine.py for why the reference runs in float64 and when a gradient is not
 comparable (a ReLU input within float32 rounding of 0).
 """
 import mindspore as ms
@@ -67,7 +67,7 @@ def test_weighted_loss_end_to_end_in_train_and_eval_mode(tmp_path_factory, seed,
 @pytest.mark.parametrize("only_encode", [False, True])
 def test_every_gradient_end_to_end_in_eval_mode(tmp_path, only_encode):
     """End to end, every ReLU input of the whole network must stand clear of float32 rounding around 0 for
-    gradients to be comparable, which only the smallest inputs allow (see convert/parity.py): one fixed case."""
+    gradients to be comparable, which only the smallest inputs allow (see parity/engine.py): one fixed case."""
     pair = network_pair(converted_weights(tmp_path, seed=2))
     generator = np.random.default_rng(2)
     image = generator.standard_normal((1, 3, 16, 16)).astype(np.float32)

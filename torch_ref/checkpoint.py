@@ -1,9 +1,12 @@
-"""erfnet_pytorch's checkpoint keys: it trains under DataParallel, so every saved key starts with `module.`."""
+"""erfnet_pytorch's checkpoint keys: it trains under DataParallel, so every saved key starts with `module.`; its
+ImageNet-pretrained model holds the encoder as `features.encoder`."""
 import os
 
 import torch
 
 DATA_PARALLEL_PREFIX = "module."
+IMAGENET_ENCODER_PREFIX = "features.encoder."
+IMAGENET_CLASSIFIER_PREFIX = "classifier."
 
 
 def with_prefix(state_dict):
@@ -25,3 +28,16 @@ def save_checkpoint(model, path):
     partial = path.with_name(path.name + ".partial")
     torch.save(with_prefix(model.state_dict()), partial)
     os.replace(partial, path)
+
+
+def imagenet_encoder(state_dict):
+    """(state_dict, classifier keys) for erfnet_pytorch's ImageNet-pretrained model (without `module.`): its
+    `features.encoder.*` keyed as Net's encoder (`encoder.*`) and its `classifier.*` left out, as its main.py
+    keeps only `.features.encoder`; None when `state_dict` is not that model."""
+    if not any(key.startswith(IMAGENET_ENCODER_PREFIX) for key in state_dict):
+        return None
+    encoder = {"encoder." + key[len(IMAGENET_ENCODER_PREFIX):]: value for key, value in state_dict.items()
+               if key.startswith(IMAGENET_ENCODER_PREFIX)}
+    others = {key: value for key, value in state_dict.items()
+              if not key.startswith((IMAGENET_ENCODER_PREFIX, IMAGENET_CLASSIFIER_PREFIX))}
+    return {**encoder, **others}, sorted(key for key in state_dict if key.startswith(IMAGENET_CLASSIFIER_PREFIX))

@@ -15,7 +15,7 @@ from typing import Optional, Union
 import yaml
 
 from data.recipes import TRAINING_RECIPES
-from facts.errors import UserError
+from facts.errors import UserError, first_line
 from facts.spec import DROPOUT_MODES, NETWORKS, STRIDE, UPSAMPLE_ALIGNMENTS, layer_table
 from train.schema import dump, fail, integer, key, mapping, number, parse, rule, text
 
@@ -249,7 +249,7 @@ def apply_overrides(raw, overrides):
 def _one_line(error):
     """A YAML error as one line: what is wrong and where (line and column, 1-based)."""
     mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    problem = getattr(error, "problem", None) or first_line(error)
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
