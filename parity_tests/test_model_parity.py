@@ -99,7 +99,8 @@ class FixedChannelMaskMs(msnn.Cell):
 def test_dropout_with_the_same_channel_mask_forced_in_both(tmp_path):
     """Dropout sits at the same place in every block: the same channel mask on both sides gives the same
     train-mode outputs and gradients."""
-    pair = network_pair(converted_weights(tmp_path, seed=11))
+    weights = converted_weights(tmp_path, seed=11)
+    pair = network_pair(weights)
     generator = np.random.default_rng(11)
     image = generator.standard_normal((2, 3, 32, 64)).astype(np.float32)
     blocks = list(zip(pair.reference.encoder.layers, pair.ours.encoder.layers))
@@ -116,7 +117,7 @@ def test_dropout_with_the_same_channel_mask_forced_in_both(tmp_path):
     assert_rows_pass(compare_forward(pair, image, train=True), "masked forward")
     gradients, _ = compare_backward(pair, image)
     assert_rows_pass(gradients, "masked gradients")
-    clean = network_pair(converted_weights(tmp_path, seed=11))
+    clean = network_pair(weights)
     clean.train(True)
     unmasked = clean.ours.encoder.layers[7](ms.Tensor(np.ones((2, 128, 4, 8), np.float32)))
     assert not np.allclose(unmasked.asnumpy(), pair.ours.encoder.layers[7](ms.Tensor(np.ones((2, 128, 4, 8),
