@@ -12,7 +12,7 @@ from data.make_data import make_data
 from train.run import train_from_config, with_alignment
 from weight_files import save_upstream
 
-SMOKE = "configs/smoke.yaml"
+SMOKE = "smoke"
 
 
 @pytest.fixture(scope="module")

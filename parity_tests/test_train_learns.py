@@ -1,12 +1,10 @@
-"""Training learns: configs/learn.yaml (the full network from scratch, height 64) on 32 generated scenes reaches
+"""Training learns: the shipped learn.yaml (the full network from scratch, height 64) on 32 generated scenes reaches
 val mIoU >= 0.6 on 8 others, scored by the validation `erfnet eval` uses (measured: 0.67 after 120 epochs,
 2.5 minutes on this project's 2-core CPU; bench/train_learns.py prints the curve)."""
-from pathlib import Path
-
 from data.make_data import make_data
 from train.run import train_from_config
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "learn.yaml"
+CONFIG = "learn"
 
 
 def test_learn_config_reaches_val_miou_0_6_on_generated_scenes(tmp_path):

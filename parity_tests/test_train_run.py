@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import mindspore as ms
 import numpy as np
@@ -24,7 +23,7 @@ from train.run import train_from_config
 from train.schedule import poly_learning_rate
 from train.stage import StageRunner, stage_network
 
-SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+SMOKE = "smoke"
 WITH_DROPOUT = ["stages.1.dropout.enc64=0.03", "stages.1.dropout.enc128=0.3", "stages.1.epochs=[1,3]",
                 "stages.2.epochs=[4,4]", "poly.epochs=6"]
 

@@ -3,12 +3,13 @@ from pathlib import Path
 
 from erfnet.launch import PORTS, launch_workers
 from facts.errors import UserError
+from train.config import shipped_configs
 from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, select_device
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", type=Path, required=True,
-                        help="training config (YAML), e.g. configs/cityscapes_4stage.yaml or configs/smoke.yaml")
+    parser.add_argument("--config", required=True, help="training config: a YAML file, or the name of a shipped "
+                        f"one ({', '.join(shipped_configs())})")
     parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
     parser.add_argument("--out", type=Path, required=True,
                         help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
@@ -50,12 +51,12 @@ def run(args):
 
 def worker_argv(args):
     """The command line each msrun worker runs: this command with the same options."""
-    argv = ["train", "--config", str(args.config), "--data", str(args.data), "--out", str(args.out),
+    argv = ["train", "--config", args.config, "--data", str(args.data), "--out", str(args.out),
             "--device", args.device, "--devices", str(args.devices)]
     argv += ["--stages", args.stages] if args.stages else []
     argv += [f"--set={override}" for override in args.overrides]
     argv += ["--init", str(args.init)] if args.init else []
-    argv += ["--resume"] * args.resume + ["--quiet"] * args.quiet
+    argv += ["--resume"] * args.resume + ["--quiet"] * args.quiet + ["--verbose"] * args.verbose
     return argv
 
 
