@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
+from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from erfnet.cli import main
 from facts.errors import UserError
 from train.config import config_file, parse_config, read_config, resolved_yaml, shipped_configs
@@ -146,3 +146,11 @@ def test_a_config_is_a_file_first_then_a_shipped_name(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=rf"^fast: no such config file; shipped configs: {shipped}$"):
         read_config("fast")
 
+
+def test_a_damaged_file_stops_the_run_before_training(copy_root, tmp_path):
+    from train.run import train_from_config
+    image = next((copy_root / "leftImg8bit" / "val").glob("*/*.png"))
+    image.write_bytes(image.read_bytes()[:-40])  # truncated: its header still reads
+    with pytest.raises(UserError, match=rf"{image.name}: unreadable image"):
+        train_from_config("smoke", copy_root, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()
