@@ -12,6 +12,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from console_lines import unwanted
 from convert import read_weights
 from erfnet.cli import main
 from train.config import read_config
@@ -22,6 +23,8 @@ from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.run import train_from_config
 from train.schedule import poly_learning_rate
 from train.stage import StageRunner, stage_network
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 SMOKE = "smoke"
 WITH_DROPOUT = ["stages.1.dropout.enc64=0.03", "stages.1.dropout.enc128=0.3", "stages.1.epochs=[1,3]",
@@ -98,11 +101,14 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(small_root, 
     assert len(epochs) == 3
 
 
-def test_two_msrun_workers_equal_one_process_averaging_their_gradients(small_root, tmp_path):
+def test_two_msrun_workers_equal_one_process_averaging_their_gradients(small_root, tmp_path, capsys):
     overrides = ["stages.1.epochs=[1,2]"]
     out = tmp_path / "dp"
     assert main(["train", "--config", str(SMOKE), "--data", str(small_root), "--out", str(out), "--stages", "1",
                  "--devices", "2", "--quiet", *[f"--set={o}" for o in overrides]]) == 0
+    console = capsys.readouterr().out
+    assert "stage 1: val mIoU" in console and unwanted(console) == [], "rank 0's lines, none of MindSpore's or msrun's"
+    assert "Start worker process" in (out / "msrun_logs" / "msrun.log").read_text()
     digests = [line.split()[-1] for rank in (0, 1)
                for line in (out / "msrun_logs" / f"worker_{rank}.log").read_text(errors="replace").splitlines()
                if line.startswith(f"stage1 rank {rank} weights digest")]
