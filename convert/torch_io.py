@@ -5,6 +5,7 @@ Reads: a bare state_dict, a training checkpoint wrapping one ({'state_dict', 'ep
 Files are loaded with weights_only=True: a pickle that carries code is refused and nothing in it runs.
 """
 import pickle
+import warnings
 import zipfile
 from collections import OrderedDict
 
@@ -24,7 +25,10 @@ TORCH_LEAF_ORDER = ("weight", "bias", "running_mean", "running_var", "num_batche
 
 def load_torch_file(path):
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # a plain (non-zip) pickle makes torch warn about its protocol first; what it holds is reported below
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not "
                         f"loaded (weights_only=True; nothing in it was run). Detail: "
