@@ -155,6 +155,7 @@ def test_installed_dropout_masks_fit_every_block_and_replay_from_their_state(mod
         np.testing.assert_array_equal(replayed, drawn)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
 def test_each_step_applies_the_masks_drawn_for_it(mode):
     """Same batch, learning rate 0: the loss changes with the masks and repeats when the masks repeat, in the
