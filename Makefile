@@ -1,14 +1,15 @@
-# Two commands for users: `make demo` and `make test`. Both create .venv on first use and are quick after.
+# For users: `make demo` and `make test`; for the inner loop: `make test-fast`. Each creates .venv on first use
+# (the versions in constraints.txt) and is quick after.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test test-fast bench
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet -c constraints.txt --upgrade pip
+	$(PYTHON) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
@@ -16,6 +17,9 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PYTHON) -m pytest
+
+test-fast: $(INSTALLED)
+	$(PYTHON) -m pytest -m "not slow"
 
 bench: $(INSTALLED)
 	@for script in bench/*.py; do $(PYTHON) $$script || exit 1; done

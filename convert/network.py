@@ -37,7 +37,12 @@ def build_network(num_classes, weights=None, *, upsample_align=None, dropout=Non
         if refused:
             raise UserError(f"{source}: no weights for {', '.join(refused[:SHOWN])}"
                             + (f" and {len(refused) - SHOWN} more" if len(refused) > SHOWN else ""))
-        ms.load_param_into_net(net, ms_parameters(weights), strict_load=True)
+        parameters = ms_parameters(weights)
+        # the fresh parameters load their own initial values: MindSpore would warn about each name it misses,
+        # and the caller says in one line what starts fresh
+        parameters.update({p.name: ms.Parameter(p.data.copy(), name=p.name) for p in net.get_parameters()
+                           if p.name in fresh})
+        ms.load_param_into_net(net, parameters, strict_load=True)
     net.set_train(training)
     return net, fresh
 

@@ -7,6 +7,7 @@ file (torch.save's format since PyTorch 1.6) has its CRC32 per entry checked fir
 the legacy format carries no checksum, and a note says so.
 """
 import pickle
+import warnings
 import zipfile
 from collections import OrderedDict
 
@@ -65,7 +66,10 @@ def load_torch_file(path, notes):
     else:
         notes.append("legacy PyTorch format (before 1.6): it carries no checksum, so corruption cannot be detected")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # a plain (non-zip) pickle makes torch warn about its protocol first; what it holds is reported below
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if any(marker in str(error) for marker in REFUSED_GLOBAL):
             raise UserError(f"{path}: refused: the file holds Python objects, not only tensors, and is not loaded "

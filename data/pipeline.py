@@ -105,7 +105,7 @@ def _recipe(recipe, height, crop_ratio, options):
 def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False, seed=0, num_shards=1,
                  shard_id=0, exact_shards=False, num_workers=2, drop_remainder=False, encoder_labels=False,
                  crop_ratio=None, cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False,
-                 **recipe_options):
+                 samples=None, **recipe_options):
     """A batched mindspore.dataset over a Cityscapes split (see the module docstring for the rows).
 
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
@@ -121,6 +121,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     skip_bad: without it only PNG headers are checked up front and a bad file stops the pipeline when it is
     read, with a message naming it; with it every file is checked first (reads all PNGs and decodes the
     labels once) and unusable samples are left out.
+    samples: the split's samples as `find_samples` gives them, when the caller has them already (a training
+    stage builds one dataset per epoch); found here when None.
     """
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as transforms
@@ -134,8 +136,9 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
         raise ValueError("exact shards are unshuffled")
     if cache is not None and not isinstance(recipe_object, (PytorchRecipe, ValRecipe)):
         raise UserError(f"the {recipe} recipe crops before resizing, so it cannot use a resized cache")
-    check_files = skip_bad and cache is None
-    samples = find_samples(root, split, skip_bad=skip_bad, verify=check_files, decode_labels=check_files)
+    if samples is None:
+        check_files = skip_bad and cache is None
+        samples = find_samples(root, split, skip_bad=skip_bad, verify=check_files, decode_labels=check_files)
     ds.config.set_seed(seed)
     if cache is not None:
         folder = cache_module.cache_dir(root, split, height) if cache is True else cache

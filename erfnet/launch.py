@@ -5,7 +5,7 @@ The command the user starts with `--devices N` checks its inputs, then runs its 
 msrun; every worker runs it inside the job (ms_erfnet.devices.in_msrun_job), joins it and does its share.
 msrun treats a worker's non-zero exit as a crash and kills the job, so a worker that finished exits 0 and the
 writer (rank 0) leaves its command's exit code (e.g. infer's 1 for unreadable images) in a file for the
-launcher.
+launcher. The console shows rank 0's output; msrun's own lines go to its log file.
 """
 import os
 import random
@@ -14,10 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from erfnet.logs import worker_environment
 from facts.errors import UserError
 from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, resolve_device, select_device
 
 PORTS = (20000, 40000)
+MSRUN_LOG = "msrun.log"
+MSRUN_OWN_LINES = ("Start scheduler process", "Start worker process")  # msrun prints these and has no quiet option
 EXIT_CODE_FILE = "exit_code"
 EXIT_CODE_VARIABLE = "ERFNET_EXIT_CODE_FILE"
 
@@ -49,24 +52,32 @@ def join_devices(args):
 
 
 def msrun_command(devices, argv, log_dir, master_port):
-    """msrun running `python -m erfnet.cli <argv>` on `devices` local workers."""
+    """msrun running `python -m erfnet.cli <argv>` on `devices` local workers, rank 0's log on its stdout."""
     msrun = shutil.which("msrun", path=str(Path(sys.executable).parent)) or shutil.which("msrun")
     if msrun is None:
         raise UserError("--devices needs MindSpore's msrun launcher, which is not on PATH")
     return [msrun, f"--worker_num={devices}", f"--local_worker_num={devices}", f"--master_port={master_port}",
-            f"--log_dir={log_dir}", "--join=True", "python", "-m", "erfnet.cli", *argv]
+            f"--log_dir={log_dir}", "--join=True", "--tail_worker_log=0", "python", "-m", "erfnet.cli", *argv]
 
 
 def launch_workers(devices, argv, log_dir, master_port=None):
-    """Run the msrun job to its end; the workers' logs go to `log_dir`. Returns msrun's exit code. The port is
-    random in PORTS when not given."""
+    """Run the msrun job to its end, passing rank 0's output through to stdout and msrun's own lines to
+    `log_dir`/msrun.log (the workers' logs are there too). Returns msrun's exit code. The port is random in
+    PORTS when not given."""
     port = master_port or random.randint(*PORTS)
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / EXIT_CODE_FILE).unlink(missing_ok=True)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               **worker_environment(log_dir))
     env[EXIT_CODE_VARIABLE] = str((log_dir / EXIT_CODE_FILE).resolve())
-    return subprocess.run(msrun_command(devices, argv, log_dir, port), env=env, check=False).returncode
+    with open(log_dir / MSRUN_LOG, "w") as own, subprocess.Popen(
+            msrun_command(devices, argv, log_dir, port), env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace") as job:
+        for line in job.stdout:
+            (own if line.startswith(MSRUN_OWN_LINES) else sys.stdout).write(line)
+            sys.stdout.flush()
+    return job.returncode
 
 
 def launch(args, log_dir):

@@ -13,7 +13,7 @@ import pytest
 from data.make_data import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ROOT / "configs" / "smoke.yaml"
+SMOKE = "smoke"
 # Stage 2 (the encoder, two epochs: test_train_run replays them) from scratch, then stage 3 (the full network
 # around stage 2's encoder) for one epoch, which leaves a full network to evaluate.
 STAGES = "2-3"

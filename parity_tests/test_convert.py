@@ -1,10 +1,10 @@
 """The converter: every accepted format, bit-exact round trips, and one clear error (exit 2, no output file)
 for every bad file."""
 import pickle
+import warnings
 
 import mindspore as ms
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, strategies as st
 
@@ -175,9 +175,12 @@ def test_truncated_and_foreign_files_are_named(tmp_path, capsys):
     (tmp_path / "empty.pth").write_bytes(b"")
     for source, target in (("cut.pth", "x.ckpt"), ("text.ckpt", "x.pth"), ("raw.pt", "y.ckpt"),
                            ("missing.pth", "z.ckpt"), ("net.pth", "net.onnx"), ("empty.pth", "e.ckpt")):
-        assert main(["convert", str(tmp_path / source), str(tmp_path / target)]) == 2, source
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            assert main(["convert", str(tmp_path / source), str(tmp_path / target)]) == 2, source
         error = capsys.readouterr().err
         assert error.startswith("erfnet convert: error: ") and "Traceback" not in error, error
+        assert [str(warning.message) for warning in warned] == [], "the error line is all the user sees"
         assert not (tmp_path / target).exists()
 
 

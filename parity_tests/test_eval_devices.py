@@ -24,6 +24,7 @@ from eval_references import weight_files  # noqa: F401  (fixture)
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 from ms_erfnet.devices import Devices, resolve_device, shard
+from console_lines import unwanted
 from msrun_runs import VAL_IMAGES, run_erfnet, two_worker_run, worker_log  # noqa: F401  (fixture)
 from train.stage import arrays_digest
 from train.validate import validate
@@ -184,6 +185,8 @@ def test_eval_on_several_workers_is_exactly_the_single_process_result(two_worker
                                        "--protocol", protocol, "--batch-size", "2", "--devices", workers],
                                       timeout=TIMEOUT)
     assert code == 0, stdout[-3000:] + stderr[-3000:]
+    assert unwanted(stdout + stderr) == [], "rank 0's lines, none of MindSpore's or msrun's"
+    assert "Start worker process" in (tmp_path / "msrun_logs" / "msrun.log").read_text()
     assert f"{workers} workers)" in worker_log(tmp_path, 0) and "mIoU" in worker_log(tmp_path, 0)
     record = json.loads((tmp_path / "final.ckpt.metrics.json").read_text())
     use_graph_mode()  # as the workers run

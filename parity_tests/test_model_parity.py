@@ -31,6 +31,7 @@ def assert_rows_pass(rows, title):
     assert rows and all(r.passed for r in rows), format_table([r for r in rows if not r.passed], title)
 
 
+@pytest.mark.slow
 @given(seed=st.integers(0, 2**16), shape=sizes)
 def test_every_block_forward_matches_in_eval_and_train_mode(tmp_path_factory, seed, shape):
     pair = network_pair(converted_weights(tmp_path_factory.mktemp("w"), seed))
@@ -41,6 +42,7 @@ def test_every_block_forward_matches_in_eval_and_train_mode(tmp_path_factory, se
     assert_rows_pass(compare_forward(pair, image, train=True), "train")
 
 
+@pytest.mark.slow
 @given(seed=st.integers(0, 2**16), shape=sizes)
 def test_every_gradient_and_running_statistic_matches(tmp_path_factory, seed, shape):
     pair = network_pair(converted_weights(tmp_path_factory.mktemp("w"), seed))
@@ -53,6 +55,7 @@ def test_every_gradient_and_running_statistic_matches(tmp_path_factory, seed, sh
     assert_rows_pass(statistics, "running statistics")
 
 
+@pytest.mark.slow
 @given(seed=st.integers(0, 2**16), shape=sizes, only_encode=st.booleans())
 def test_weighted_loss_end_to_end_in_train_and_eval_mode(tmp_path_factory, seed, shape, only_encode):
     pair = network_pair(converted_weights(tmp_path_factory.mktemp("w"), seed))
@@ -96,6 +99,7 @@ class FixedChannelMaskMs(msnn.Cell):
         return x * self.scale
 
 
+@pytest.mark.slow
 def test_dropout_with_the_same_channel_mask_forced_in_both(tmp_path):
     """Dropout sits at the same place in every block: the same channel mask on both sides gives the same
     train-mode outputs and gradients."""

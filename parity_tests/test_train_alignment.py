@@ -12,7 +12,7 @@ from data.make_data import make_data
 from train.run import train_from_config, with_alignment
 from weight_files import save_upstream
 
-SMOKE = "configs/smoke.yaml"
+SMOKE = "smoke"
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def test_an_explicit_other_alignment_is_announced_with_the_measured_change(zoo_c
     assert len(said) == 1 and "zoo" in said[0] and "torch" in said[0] and "6 pixels" in said[0], said
 
 
+@pytest.mark.slow
 def test_train_init_with_a_zoo_checkpoint_trains_and_writes_zoo_aligned_weights(zoo_checkpoint, tmp_path):
     make_data(tmp_path / "data", {"train": 4, "val": 2}, 64, seed=1)
     train_from_config(SMOKE, tmp_path / "data", tmp_path / "run", stages="4", init=zoo_checkpoint, quiet=True,

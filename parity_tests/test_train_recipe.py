@@ -155,6 +155,7 @@ def test_installed_dropout_masks_fit_every_block_and_replay_from_their_state(mod
         np.testing.assert_array_equal(replayed, drawn)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
 def test_each_step_applies_the_masks_drawn_for_it(mode):
     """Same batch, learning rate 0: the loss changes with the masks and repeats when the masks repeat, in the
@@ -235,6 +236,7 @@ def recipe_batches(network, seed=11):
              for _ in range(5)] for _ in range(4)]
 
 
+@pytest.mark.slow
 def test_twenty_steps_match_an_erfnet_pytorch_reference_within_float32s_own_spread(tmp_path):
     """The issue's bars (losses to 1e-4 relative, weights to 1e-3) are below what float32 itself allows here:
     torch float32 against torch float64, the same 20 steps, differ by about 3% in loss (measured 2.5% at

@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 import pytest
 
+from console_lines import unwanted
 from convert import read_weights
 from erfnet.cli import main
 from train.config import read_config
@@ -25,7 +25,9 @@ from train.run import train_from_config
 from train.schedule import poly_learning_rate
 from train.stage import StageRunner, stage_network
 
-SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+pytestmark = pytest.mark.slow  # every test here trains
+
+SMOKE = "smoke"
 WITH_DROPOUT = ["stages.1.dropout.enc64=0.03", "stages.1.dropout.enc128=0.3", "stages.1.epochs=[1,3]",
                 "stages.2.epochs=[4,4]", "poly.epochs=6"]
 

@@ -3,7 +3,8 @@
 #
 # One server, 8 cards (the usual case):
 #   scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR [extra erfnet train options]
-#   e.g. scripts/run_distribute_train.sh configs/cityscapes_4stage.yaml /data/cityscapes runs/4stage
+#   (CONFIG: a YAML file, or the name of a shipped config: cityscapes_4stage, erfnet_pytorch, ...)
+#   e.g. scripts/run_distribute_train.sh cityscapes_4stage /data/cityscapes runs/4stage
 #   This is `erfnet train --config CONFIG --data DATA_ROOT --out RUN_DIR --device Ascend --devices 8`:
 #   8 workers, each with batch_size images per step (global batch 8 x batch_size), the data sharded by rank,
 #   gradients averaged; rank 0 writes RUN_DIR/config.yaml and RUN_DIR/stage<N>/{checkpoints/,best.ckpt,
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 if [ "$#" -lt 3 ]; then
-    sed -n '2,24p' "$0"
+    sed -n '2,22p' "$0"
     exit 2
 fi
 CONFIG=$1 DATA_ROOT=$2 RUN_DIR=$3

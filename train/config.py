@@ -1,6 +1,9 @@
 """Training configuration: a YAML file declared once by the dataclasses below (train/schema.py turns them into
 parsing, defaults, validation and the resolved YAML), checked when loaded, every error naming the field.
 
+A config is a path to a YAML file or the name of one shipped with the package (train/configs/<name>.yaml,
+package data read through importlib.resources, so `--config learn` works from any installation).
+
 The YAML mirrors the dataclasses: top-level fields of TrainConfig, `poly`, `model`, `validation`, `checkpoints`
 and `amp` mappings, and `stages: {<number>: stage}` run in increasing order. Checks that join fields (a stage's
 epochs inside the poly curve, stages of one network not overlapping, `previous` after a stage of the same
@@ -9,6 +12,7 @@ network) follow the field checks. `overrides` are "dotted.path=value" strings, t
 """
 import copy
 import dataclasses
+from importlib import resources
 from pathlib import Path
 from typing import Optional, Union
 
@@ -24,6 +28,8 @@ INITS = ("scratch", "previous", "previous_encoder")
 INIT_PARTS = ("all", "encoder")
 AMP_LEVELS = ("O0", "O1", "O2")
 DYNAMIC = "dynamic"
+SHIPPED = resources.files("train") / "configs"
+YAML_ENDING = ".yaml"
 
 
 def _epochs(value, field):
@@ -253,11 +259,27 @@ def _one_line(error):
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
-def read_config(path, overrides=()):
-    """Load, override and validate a training config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such config file")
+def shipped_configs():
+    """The names of the configs shipped with the package, sorted."""
+    return sorted(entry.name[:-len(YAML_ENDING)] for entry in SHIPPED.iterdir() if entry.name.endswith(YAML_ENDING))
+
+
+def config_file(config):
+    """The file `config` names: an existing path, else a shipped config by its bare name (`learn` or
+    `learn.yaml`). Returns a Path or an importlib.resources Traversable; a UserError lists the shipped names."""
+    path, shipped = Path(config), shipped_configs()
+    if path.is_file():
+        return path
+    name = path.name[:-len(YAML_ENDING)] if path.name.endswith(YAML_ENDING) else path.name
+    if name in shipped and str(config) == path.name:
+        return SHIPPED / f"{name}{YAML_ENDING}"
+    hint = f" (the shipped one is --config {name})" if name in shipped else ""
+    raise UserError(f"{config}: no such config file{hint}; shipped configs: {', '.join(shipped)}")
+
+
+def read_config(config, overrides=()):
+    """Load, override and validate a training config: a path, or the name of a shipped config."""
+    path = config_file(config)
     try:
         raw = yaml.safe_load(path.read_text())
     except UnicodeDecodeError:

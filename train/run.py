@@ -2,11 +2,13 @@
 the previous stage's final weights (in memory, from RUN/stage<N>/final.ckpt, or from `init`)."""
 import dataclasses
 import logging
+import time
 from pathlib import Path
 
 from convert import read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS
 from convert.realign import realigned
+from data.cityscapes import find_samples
 from facts.atomic import atomic_output
 from facts.errors import UserError
 from ms_erfnet.devices import Devices
@@ -74,6 +76,16 @@ def check_init_files(chosen, init_file):
         if isinstance(stage.init, InitFile) and not (position == 0 and init_file is not None) \
                 and not Path(stage.init.file).is_file():
             raise UserError(f"config field stages.{stage.number}.init.file: {stage.init.file}: no such file")
+
+
+def check_data(data_root):
+    """Read every PNG of the train and val splits to its end once (chunk checksums), so that a missing,
+    truncated or corrupted file stops the run before it trains, not hours into an epoch. Stages and
+    validations after it only count the files."""
+    start = time.perf_counter()
+    counts = {split: len(find_samples(data_root, split, verify=True)) for split in ("train", "val")}
+    log.info(f"{data_root}: {counts['train']} train and {counts['val']} val image/label pairs, every file checked "
+             f"({time.perf_counter() - start:.1f} s)")
 
 
 def with_alignment(config, weights_file):
@@ -150,6 +162,7 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     config = with_alignment(config, start_file(config, chosen[0], run_dir, init))
     if devices.is_writer:
         check_out_folder(run_dir, chosen, resume)
+        check_data(data_root)
     runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet) for stage in chosen]
     if devices.is_writer:
         with atomic_output(run_dir / "config.yaml") as temporary:

@@ -88,10 +88,10 @@ class StageRunner:
         self.config, self.stage, self.data_root, self.devices = config, stage, Path(data_root), devices
         self.dir = Path(run_dir) / stage.name
         self.quiet = quiet or not devices.is_writer
-        self.samples = len(find_samples(data_root, "train"))
-        self.steps = steps_per_epoch(self.samples, config.batch_size, devices.size, drop_remainder=True)
+        self.samples = find_samples(data_root, "train", verify=False)  # the run checked the files (train.run)
+        self.steps = steps_per_epoch(len(self.samples), config.batch_size, devices.size, drop_remainder=True)
         if self.steps == 0:
-            raise UserError(f"{data_root}: {self.samples} training images give no full batch of "
+            raise UserError(f"{data_root}: {len(self.samples)} training images give no full batch of "
                             f"{config.batch_size} per device on {devices.size} device(s)")
 
     def dataset(self, epoch):
@@ -100,7 +100,8 @@ class StageRunner:
                             batch_size=config.batch_size, shuffle=True, seed=epoch_seed(config, stage, epoch),
                             num_shards=self.devices.size, shard_id=self.devices.rank, num_workers=config.workers,
                             drop_remainder=True, encoder_labels=stage.network == "encoder",
-                            crop_ratio=stage.augmentation.crop_ratio, python_multiprocessing=config.workers > 1)
+                            crop_ratio=stage.augmentation.crop_ratio, python_multiprocessing=config.workers > 1,
+                            samples=self.samples)
 
     def run(self, start, resume):
         """Train the stage from `start` (Weights or None), or from its last epoch checkpoint with `resume`."""

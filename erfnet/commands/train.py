@@ -3,11 +3,12 @@ from pathlib import Path
 
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from facts.errors import UserError
+from train.config import shipped_configs
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", type=Path, required=True,
-                        help="training config (YAML), e.g. configs/cityscapes_4stage.yaml or configs/smoke.yaml")
+    parser.add_argument("--config", required=True, help="training config: a YAML file, or the name of a shipped "
+                        f"one ({', '.join(shipped_configs())})")
     parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
     parser.add_argument("--out", type=Path, required=True,
                         help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
