@@ -5,6 +5,7 @@ import warnings
 
 import mindspore as ms
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, strategies as st
 
