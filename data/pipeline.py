@@ -22,7 +22,7 @@ import numpy as np
 from facts.errors import UserError
 from data import cache as cache_module
 from data.cityscapes import find_samples, read_label, read_sample
-from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
+from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe, pad_pair_to_stride
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
 
@@ -50,10 +50,10 @@ class _Augment:
 
     The key is the sample's index in `samples`, or its stem for cache rows."""
 
-    def __init__(self, samples, recipe, encoder_height, with_meta, cached):
+    def __init__(self, samples, recipe, encoder_height, with_meta, cached, pad):
         self.samples, self.recipe = samples, recipe
         self.positions = {sample.stem: index for index, sample in enumerate(samples)}
-        self.encoder_height, self.with_meta, self.cached = encoder_height, with_meta, cached
+        self.encoder_height, self.with_meta, self.cached, self.pad = encoder_height, with_meta, cached, pad
 
     def __call__(self, key, params, *cached_columns):
         index = self.positions[str(key)] if self.cached else int(key)
@@ -67,6 +67,8 @@ class _Augment:
             image, label = self.recipe.augment(image, label, params)
         else:
             image, label = self.recipe.apply(*read_sample(sample), params)
+        if self.pad:
+            image, label = pad_pair_to_stride(image, label)
         if self.encoder_height:
             label = encoder_label(label, self.encoder_height)
         row = (np.ascontiguousarray(image), np.ascontiguousarray(label))
@@ -102,7 +104,8 @@ def _recipe(recipe, height, crop_ratio, options):
 
 def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False, seed=0, num_shards=1,
                  shard_id=0, num_workers=2, drop_remainder=False, encoder_labels=False, crop_ratio=None,
-                 cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False, **recipe_options):
+                 cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False, pad_to_stride=False,
+                 **recipe_options):
     """A batched mindspore.dataset over a Cityscapes split (see the module docstring for the rows).
 
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
@@ -115,6 +118,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     skip_bad: without it only PNG headers are checked up front and a bad file stops the pipeline when it is
     read, with a message naming it; with it every file is checked first (reads all PNGs and decodes the
     labels once) and unusable samples are left out.
+    pad_to_stride (training): images and labels padded to multiples of 8 (data.recipes.pad_pair_to_stride), so
+    any image size trains; evaluation pads inside eval.predict instead, where the scores are cropped back.
     """
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as transforms
@@ -143,7 +148,7 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
                     output_columns=[key, "params"], num_parallel_workers=1, python_multiprocessing=False)
     out_columns = ["image", "label"] + (META_COLUMNS if with_meta else [])
     data = data.map(_Augment(samples, recipe_object, height if encoder_labels else None, with_meta,
-                             cached=cache is not None),
+                             cached=cache is not None, pad=pad_to_stride),
                     input_columns=[key, "params"] + extra, output_columns=out_columns,
                     num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
     data = data.project(out_columns)

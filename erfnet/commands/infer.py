@@ -1,10 +1,12 @@
 """`erfnet infer`: predict images (a file or a folder tree) and write colour, overlay, trainId and labelId
-pictures. Exit code 0 when every image was written, 1 when some could not be read (the rest are written)."""
+pictures. Exit code 0 when every image was written, 1 when some could not be read or predicted (the rest are
+written)."""
 import sys
 from pathlib import Path
 
 from convert.network import load_full_network
 from eval.infer import KINDS, check_kinds, find_images, infer_images
+from facts.atomic import check_folder_writable
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 
@@ -31,12 +33,13 @@ def run(args):
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
+    check_folder_writable(args.out)
     use_graph_mode()
     net, _ = load_full_network(args.weights)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size)
     print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
     if summary.failed:
-        print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "
+        print(f"erfnet infer: {len(summary.failed)} image(s) could not be read or predicted: "
               f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
         return 1
     return 0
