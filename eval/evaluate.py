@@ -65,17 +65,17 @@ def _check(net, protocol, height, batch_size):
 
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
-             quiet=False):
+             quiet=False, skip_bad=False):
     """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
 
     Returns an EvalResult. The network is put in inference mode and given back in the mode it came in.
-    A progress bar unless `quiet`.
+    A progress bar unless `quiet`. `skip_bad`: unusable samples are named on stderr and left out.
     """
     _check(net, protocol, height, batch_size)
     full = protocol == "full"
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
-                        num_workers=num_workers, with_meta=full, python_multiprocessing=False)
-    total = len(find_samples(data_root, split, verify=False))
+                        num_workers=num_workers, with_meta=full, python_multiprocessing=False, skip_bad=skip_bad)
+    total = len(find_samples(data_root, split, skip_bad=skip_bad, verify=False))  # the dataset names bad files
     loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
     weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
     confusion = np.zeros((VOID, VOID + 1), dtype=np.int64)

@@ -19,8 +19,10 @@ class EncoderPrediction(nn.Cell):
         return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def validate(net, network, data_root, height, batch_size, num_workers, quiet=False):
-    """(val mIoU, val loss) of `net` on the val split; a progress bar unless `quiet`."""
+def validate(net, network, data_root, height, batch_size, num_workers, quiet=False, skip_bad=False):
+    """(val mIoU, val loss) of `net` on the val split; a progress bar unless `quiet`; `skip_bad` leaves out
+    unusable samples."""
     scored = EncoderPrediction(net) if network == "encoder" else net
-    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet)
+    result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet,
+                      skip_bad=skip_bad)
     return float(result.mean_iou), float(result.mean_loss)

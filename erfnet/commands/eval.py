@@ -7,6 +7,7 @@ from convert.api import MS_ENDINGS, TORCH_ENDINGS
 from convert.network import load_full_network
 from eval.evaluate import PROTOCOLS, evaluate
 from eval.report import table, write_metrics
+from facts.atomic import check_folder_writable, is_temporary
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 
@@ -27,24 +28,45 @@ def add_arguments(parser):
                              "evaluator)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("--workers", type=int, default=2, help="threads reading and resizing images")
+    parser.add_argument("--metrics-out", type=Path, default=None,
+                        help="folder for the <weights>.metrics.txt/.json files; beside the weights when not given")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
+                             "values outside the table), each named on stderr, instead of stopping")
 
 
 def weight_files(path):
-    """The weight files to evaluate: the file itself, or a folder's weight files in name order."""
+    """The weight files to evaluate: the file itself, or a folder's weight files in name order (leaving out the
+    temporaries of a write in progress or interrupted, facts.atomic)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise UserError(f"{path}: no such file or folder")
-    found = sorted(file for file in path.iterdir()
-                   if file.is_file() and file.name.lower().endswith(MS_ENDINGS + TORCH_ENDINGS))
+    found = sorted(file for file in path.iterdir() if file.is_file() and not is_temporary(file)
+                   and file.name.lower().endswith(MS_ENDINGS + TORCH_ENDINGS))
     if not found:
         raise UserError(f"{path}: no weight files (.ckpt, .pth, .pth.tar, .pt) in this folder")
     return found
 
 
+def check_metrics_folders(files, metrics_out):
+    """Every folder the metrics files will be written to can be written, checked before any scoring."""
+    if metrics_out is not None:
+        check_folder_writable(metrics_out)
+        return
+    for folder in sorted({file.parent for file in files}):
+        try:
+            check_folder_writable(folder)
+        except UserError as error:
+            raise UserError(f"{error}: the metrics files go beside the weights; give --metrics-out DIR") from None
+
+
 def run(args):
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1")
     use_graph_mode()
     files = weight_files(args.weights)
+    check_metrics_folders(files, args.metrics_out)
     scores = {}
     for file in files:
         try:
@@ -54,9 +76,10 @@ def run(args):
                 raise
             log.warning(f"skipping {file}: {error}")
             continue
-        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers)
+        result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers,
+                          skip_bad=args.skip_bad)
         print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height})"))
-        text_path, json_path = write_metrics(result, file, args.split)
+        text_path, json_path = write_metrics(result, file, args.split, args.metrics_out)
         print(f"wrote {text_path} and {json_path}")
         scores[file] = result.mean_iou
     if not scores:
