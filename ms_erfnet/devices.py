@@ -31,6 +31,14 @@ def in_msrun_job():
     return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
+def idle_scheduler():
+    """True in a scheduler that msrun started on a node other than node 0 (ERFNET_NODE_RANK, exported by
+    scripts/run_distribute_train.sh). msrun starts a scheduler wherever MASTER_ADDR is a local address, so when
+    several nodes share one machine (a cluster simulated for the tests) only node 0's may serve: the others end
+    at once, which on separate servers never happens."""
+    return os.environ.get("MS_ROLE") == "MS_SCHED" and os.environ.get("ERFNET_NODE_RANK", "0") != "0"
+
+
 def select_device(target):
     """Set MindSpore's device target; "auto" picks Ascend when present, else the CPU."""
     import mindspore as ms
