@@ -16,15 +16,17 @@ torchvision divides by 255). A shuffled cache visits samples in another order th
 seed (MindDataset and GeneratorDataset shuffle differently); unshuffled they give identical rows.
 """
 import math
+import re
 
 import numpy as np
 
 from facts.errors import UserError
 from data import cache as cache_module
-from data.cityscapes import find_samples, read_label, read_sample
+from data.cityscapes import find_samples, read_label, read_sample, report_bad
 from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe, pad_pair_to_stride
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
+BAD_SAMPLE = re.compile(r"BadSample: (.+)")  # data.cityscapes.BadSample as MindSpore's map error quotes it
 
 
 def steps_per_epoch(num_samples, batch_size, num_shards=1, drop_remainder=True):
@@ -155,3 +157,21 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     data = data.map(vision.ToTensor(), input_columns=["image"], num_parallel_workers=num_workers)
     data = data.map(transforms.TypeCast(mstype.int32), input_columns=["label"], num_parallel_workers=num_workers)
     return data.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def dataset_rows(dataset):
+    """One epoch of `dataset`'s rows as dicts of numpy arrays. A sample found unreadable only while it is read
+    (without skip_bad only PNG headers are checked up front) stops with UserError naming its file, not with
+    MindSpore's RuntimeError wrapped around the reading function's traceback."""
+    rows = dataset.create_dict_iterator(num_epochs=1, output_numpy=True)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            bad = BAD_SAMPLE.findall(str(error))
+            if not bad:
+                raise
+            report_bad(bad[-1].strip(), skip_bad=False)
+        yield row

@@ -16,7 +16,7 @@ import mindspore as ms
 import numpy as np
 
 from data.cityscapes import find_samples
-from data.pipeline import make_dataset
+from data.pipeline import dataset_rows, make_dataset
 from eval import metrics
 from eval.predict import class_map, logits, native_class_map
 from facts.errors import UserError
@@ -86,7 +86,7 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     start = time.perf_counter()
     try:
         with progress(total, f"eval {split}", disable=quiet) as bar:
-            for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
+            for row in dataset_rows(data):
                 scores = logits(net, row["image"])
                 label = row["label"]
                 batch_weight = float(weights[label].sum())

@@ -15,7 +15,7 @@ from convert.names import PARTS, part_of
 from convert.network import build_network
 from convert.weights import Weights
 from data.cityscapes import find_samples
-from data.pipeline import make_dataset, steps_per_epoch
+from data.pipeline import dataset_rows, make_dataset, steps_per_epoch
 from facts.errors import UserError
 from facts.progress import progress
 from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_checkpoint, prune_epoch_checkpoints,
@@ -166,7 +166,7 @@ class StageRunner:
         start, losses, images = time.perf_counter(), [], 0
         with progress(self.steps, f"{self.stage.name} epoch {epoch}/{self.stage.last_epoch}", unit="step",
                       disable=self.quiet) as bar:
-            for batch in self.dataset(epoch).create_dict_iterator(num_epochs=1, output_numpy=True):
+            for batch in dataset_rows(self.dataset(epoch)):
                 losses.append(step(ms.Tensor(batch["image"]), ms.Tensor(batch["label"])))
                 images += len(batch["image"]) * self.devices.size
                 bar.set_postfix(loss=f"{np.mean(losses):.4f}",
