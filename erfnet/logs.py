@@ -4,7 +4,7 @@ MindSpore's own C++/Python log kept out of sight unless asked for, as are the fi
 MindSpore reads GLOG_v when it is imported (0 debug .. 3 error, 4 critical): it is set to 4 unless the user set
 it or passed --verbose, so a normal run prints none of MindSpore's [WARNING]/[ERROR] lines. Log lines go to
 stderr through tqdm.write, so they never tear a live progress bar. MindSpore writes a graph that fails to
-compile (rank_0/om/analyze_fail.ir) below MS_DEV_SAVE_GRAPHS_PATH, the current folder by default: it is set to
+compile (rank_0/om/analyze_fail.ir) below MS_OM_PATH, the current folder by default: it is set to
 a folder of the system's temporary space unless the user set it, so nothing appears in the user's folder.
 """
 import logging
@@ -45,7 +45,7 @@ def set_up_logging(verbose=False):
     mindspore_files(). Call before MindSpore is imported."""
     if not verbose:
         os.environ.setdefault("GLOG_v", MINDSPORE_QUIET)
-    os.environ.setdefault("MS_DEV_SAVE_GRAPHS_PATH", str(mindspore_files()))
+    os.environ.setdefault("MS_OM_PATH", str(mindspore_files()))
     handler = _TqdmHandler()
     handler.setFormatter(_Format("%(message)s"))
     root = logging.getLogger()
