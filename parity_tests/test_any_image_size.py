@@ -18,6 +18,7 @@ from data.recipes import make_recipe, pad_pair_to_stride
 from data_fixtures import png
 from erfnet.cli import main
 from eval.evaluate import evaluate
+from eval.infer import find_images, infer_images
 from eval.predict import logits
 from eval_references import (counts_by_masks, iou_from_counts, reference_label, upsampled_prediction,  # noqa: F401
                              weight_files)
@@ -96,6 +97,26 @@ def test_infer_writes_every_size_at_its_own_size(net, weight_files, tmp_path, ca
             assert written.shape == photo.shape[:2]
             # MindSpore's float32 upsampling against PyTorch's float64 may flip a near-tie (seen: 6 of 307200)
             assert np.mean(written != expected) <= 1e-4, f"{name}: {np.sum(written != expected)} pixels differ"
+
+
+def test_an_image_the_network_fails_on_is_named_and_the_rest_of_the_folder_written(tmp_path, caplog):
+    """A network that fails on one input width (as MindSpore does when a huge picture runs out of memory)."""
+    import mindspore as ms
+
+    class FailsAt88Wide:
+        def __call__(self, images):
+            if images.shape[3] == 88:
+                raise RuntimeError("Allocate memory failed\n(many more lines)")
+            return ms.Tensor(np.zeros((images.shape[0], 20, *images.shape[2:]), np.float32))
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for width, height in [(64, 32), (100, 37), (96, 32)]:
+        Image.fromarray(np.zeros((height, width, 3), np.uint8)).save(photos / f"{width}x{height}.png")
+    summary = infer_images(FailsAt88Wide(), find_images(photos), tmp_path / "out", 32, ("trainids",), quiet=True)
+    assert summary.written == 2 and [path.name for path in summary.failed] == ["100x37.png"]
+    assert "100x37.png: cannot predict it (Allocate memory failed)" in caplog.text
+    assert sorted(path.name for path in (tmp_path / "out" / "trainids").iterdir()) == ["64x32.png", "96x32.png"]
 
 
 @pytest.mark.parametrize("protocol, height, batch", [("pytorch", 32, 2), ("full", 48, 1)])

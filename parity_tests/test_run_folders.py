@@ -47,7 +47,7 @@ def test_a_users_folder_is_refused_and_left_as_it_was(data_root, tmp_path, capsy
     config = mine / "config.yaml" if options == ["--from-its-own-config"] else SMOKE
     code, err = train(capsys, data_root, mine, *[o for o in options if o == "--resume"], config=config)
     assert code == 2 and len(err) == 1, err
-    assert "not a training run" in err[0] and str(mine) in err[0]
+    assert "not a training run" in err[0] and str(mine) in err[0] and "it holds config.yaml, notes.txt" in err[0]
     assert ("nothing to resume" in err[0]) == (options == ["--resume"])
     assert files_of(mine) == before and sorted(p.name for p in mine.iterdir()) == ["config.yaml", "notes.txt"]
 

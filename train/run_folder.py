@@ -88,10 +88,12 @@ def check_run_folder(run_dir, config, chosen, resume):
         raise UserError(f"--out {run_dir}: is a file; give a folder for the run")
     check_folder_writable(run_dir)
     if not is_run(run_dir):
-        entries = [entry.name for entry in run_dir.iterdir()] if run_dir.is_dir() else []
-        if [name for name in entries if name != LAUNCHER_LOGS]:
+        entries = sorted(entry.name for entry in run_dir.iterdir() if entry.name != LAUNCHER_LOGS) \
+            if run_dir.is_dir() else []
+        if entries:
+            held = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
             what = "nothing to resume" if resume else "give a new or empty folder"
-            raise UserError(f"--out {run_dir}: not a training run (no {MARKER}) and not empty; {what}")
+            raise UserError(f"--out {run_dir}: not a training run (no {MARKER}), it holds {held}; {what}")
         return None
     recorded = _recorded_config(run_dir)
     with_results = [stage.number for stage in (recorded or config).stages if stage_has_results(run_dir, stage)]
