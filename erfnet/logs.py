@@ -6,6 +6,8 @@ it or passed --verbose, so a normal run prints none of MindSpore's [WARNING]/[ER
 stderr through tqdm.write, so they never tear a live progress bar. MindSpore writes a graph that fails to
 compile (rank_0/om/analyze_fail.ir) below MS_OM_PATH, the current folder by default: it is set to
 a folder of the system's temporary space unless the user set it, so nothing appears in the user's folder.
+MindSpore's image decoder (its bundled OpenCV) warns on stderr about a truncated file, which the command names in
+its own line: OPENCV_LOG_LEVEL is set to ERROR on the same terms as GLOG_v.
 """
 import logging
 import os
@@ -45,6 +47,7 @@ def set_up_logging(verbose=False):
     mindspore_files(). Call before MindSpore is imported."""
     if not verbose:
         os.environ.setdefault("GLOG_v", MINDSPORE_QUIET)
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("MS_OM_PATH", str(mindspore_files()))
     handler = _TqdmHandler()
     handler.setFormatter(_Format("%(message)s"))

@@ -75,7 +75,8 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     full = protocol == "full"
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
                         num_workers=num_workers, with_meta=full, python_multiprocessing=False, skip_bad=skip_bad)
-    total = len(find_samples(data_root, split, skip_bad=skip_bad, verify=False))  # the dataset names bad files
+    # without skip_bad a truncated file is named here, before any work; with it the dataset checks and names them
+    total = len(find_samples(data_root, split, skip_bad=skip_bad, verify=not skip_bad))
     loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
     weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
     confusion = np.zeros((VOID, VOID + 1), dtype=np.int64)
