@@ -140,9 +140,10 @@ def supervise(log_dir, msrun):
                 log = Path(log_dir) / f"worker_{rank}.log"
                 error = _last_error_line(log) if os.WIFEXITED(status) else None
                 mistake = os.WIFEXITED(status) and os.WEXITSTATUS(status) == USER_MISTAKE and error is not None
-                failure = {"rank": int(rank), "user_mistake": mistake,
-                           "message": f"rank {rank} {_ended(status)}" + (f": {error.split(': error: ', 1)[1]}"
-                                                                         if error else f"; see {log}")
+                who = f"rank {rank}" if rank is not None else f"a worker (pid {pid})"
+                failure = {"rank": None if rank is None else int(rank), "user_mistake": mistake,
+                           "message": f"{who} {_ended(status)}" + (f": {error.split(': error: ', 1)[1]}"
+                                                                   if error else f"; see {log}")
                            + "; the other workers were stopped"}
             _stop(running, workers)
     finally:
