@@ -17,16 +17,18 @@ torchvision divides by 255). A shuffled cache visits samples in another order th
 seed (MindDataset and GeneratorDataset shuffle differently); unshuffled they give identical rows.
 """
 import math
+import re
 
 import numpy as np
 
 from facts.errors import UserError
 from data import cache as cache_module
-from data.cityscapes import find_samples, read_label, read_sample
-from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe
+from data.cityscapes import find_samples, read_label, read_sample, report_bad
+from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe, pad_pair_to_stride
 from ms_erfnet.devices import shard
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
+BAD_SAMPLE = re.compile(r"BadSample: (.+)")  # data.cityscapes.BadSample as MindSpore's map error quotes it
 
 
 def steps_per_epoch(num_samples, batch_size, num_shards=1, drop_remainder=True):
@@ -52,10 +54,10 @@ class _Augment:
 
     The key is the sample's index in `samples`, or its stem for cache rows."""
 
-    def __init__(self, samples, recipe, encoder_height, with_meta, cached):
+    def __init__(self, samples, recipe, encoder_height, with_meta, cached, pad):
         self.samples, self.recipe = samples, recipe
         self.positions = {sample.stem: index for index, sample in enumerate(samples)}
-        self.encoder_height, self.with_meta, self.cached = encoder_height, with_meta, cached
+        self.encoder_height, self.with_meta, self.cached, self.pad = encoder_height, with_meta, cached, pad
 
     def __call__(self, key, params, *cached_columns):
         index = self.positions[str(key)] if self.cached else int(key)
@@ -69,6 +71,8 @@ class _Augment:
             image, label = self.recipe.augment(image, label, params)
         else:
             image, label = self.recipe.apply(*read_sample(sample), params)
+        if self.pad:
+            image, label = pad_pair_to_stride(image, label)
         if self.encoder_height:
             label = encoder_label(label, self.encoder_height)
         row = (np.ascontiguousarray(image), np.ascontiguousarray(label))
@@ -105,7 +109,7 @@ def _recipe(recipe, height, crop_ratio, options):
 def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False, seed=0, num_shards=1,
                  shard_id=0, exact_shards=False, num_workers=2, drop_remainder=False, encoder_labels=False,
                  crop_ratio=None, cache=None, skip_bad=False, with_meta=False, python_multiprocessing=False,
-                 samples=None, **recipe_options):
+                 samples=None, pad_to_stride=False, **recipe_options):
     """A batched mindspore.dataset over a Cityscapes split (see the module docstring for the rows).
 
     recipe: "pytorch", "zoo" or "val"; height: output height H (width follows the aspect ratio);
@@ -123,6 +127,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     labels once) and unusable samples are left out.
     samples: the split's samples as `find_samples` gives them, when the caller has them already (a training
     stage builds one dataset per epoch); found here when None.
+    pad_to_stride (training): images and labels padded to multiples of 8 (data.recipes.pad_pair_to_stride), so
+    any image size trains; evaluation pads inside eval.predict instead, where the scores are cropped back.
     """
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as transforms
@@ -163,10 +169,28 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
                     output_columns=[key, "params"], num_parallel_workers=1, python_multiprocessing=False)
     out_columns = ["image", "label"] + (META_COLUMNS if with_meta else [])
     data = data.map(_Augment(samples, recipe_object, height if encoder_labels else None, with_meta,
-                             cached=cache is not None),
+                             cached=cache is not None, pad=pad_to_stride),
                     input_columns=[key, "params"] + extra, output_columns=out_columns,
                     num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
     data = data.project(out_columns)
     data = data.map(vision.ToTensor(), input_columns=["image"], num_parallel_workers=num_workers)
     data = data.map(transforms.TypeCast(mstype.int32), input_columns=["label"], num_parallel_workers=num_workers)
     return data.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def dataset_rows(dataset):
+    """One epoch of `dataset`'s rows as dicts of numpy arrays. A sample found unreadable only while it is read
+    (without skip_bad only PNG headers are checked up front) stops with UserError naming its file, not with
+    MindSpore's RuntimeError wrapped around the reading function's traceback."""
+    rows = dataset.create_dict_iterator(num_epochs=1, output_numpy=True)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            bad = BAD_SAMPLE.findall(str(error))
+            if not bad:
+                raise
+            report_bad(bad[-1].strip(), skip_bad=False)
+        yield row

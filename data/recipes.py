@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from facts.labels import VOID
+from facts.spec import stride_padding
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
@@ -40,6 +41,17 @@ def resize_pair(image, label, size):
     image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
     label = np.asarray(Image.fromarray(label).resize(size, Image.NEAREST))
     return image, label
+
+
+def pad_pair_to_stride(image, label):
+    """Image and label grown at the bottom and right to multiples of ERFNet's stride (facts.spec.stride_padding),
+    the image by repeating its edge pixels (as eval.predict pads for inference), the label with void, which
+    weighs 0 in the loss: any image size trains, and sizes already multiples of 8 are returned as they are."""
+    rows, columns = stride_padding(*label.shape)
+    if not rows and not columns:
+        return image, label
+    image = np.pad(image, ((0, rows), (0, columns), (0, 0)), mode="edge")
+    return image, np.pad(label, ((0, rows), (0, columns)), constant_values=VOID)
 
 
 def encoder_label(label, height):

@@ -21,7 +21,7 @@ import mindspore as ms
 import numpy as np
 
 from data.cityscapes import find_samples
-from data.pipeline import make_dataset
+from data.pipeline import dataset_rows, make_dataset
 from eval import metrics
 from eval.predict import class_map, logits, native_class_map
 from facts.errors import UserError
@@ -96,20 +96,23 @@ class Tally:
         return Tally(counts[:-1].reshape(self.confusion.shape), float(loss_sum), float(weight_sum), int(counts[-1]))
 
 
-def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices=Devices(), quiet=False):
-    """The Tally of `net` (in inference mode) on this worker's shard of `split`; a progress bar unless `quiet`."""
+def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices=Devices(), quiet=False,
+                skip_bad=False, verify=True):
+    """The Tally of `net` (in inference mode) on this worker's shard of `split`; a progress bar unless `quiet`.
+    With `verify` every PNG is read to its end first, so a damaged file is named before any work; `skip_bad`
+    leaves unusable samples out, each named."""
     full = protocol == "full"
-    samples = devices.shard(find_samples(data_root, split, verify=False))
+    samples = find_samples(data_root, split, skip_bad=skip_bad, verify=verify or skip_bad, decode_labels=skip_bad)
     tally = Tally(np.zeros((VOID, VOID + 1), dtype=np.int64))
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
                         num_shards=devices.size, shard_id=devices.rank, exact_shards=True, num_workers=num_workers,
-                        with_meta=full, python_multiprocessing=False)
+                        with_meta=full, python_multiprocessing=False, samples=samples)
     if data is None:
         return tally
     loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
     weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
-    with progress(len(samples), f"eval {split}", disable=quiet) as bar:
-        for row in data.create_dict_iterator(num_epochs=1, output_numpy=True):
+    with progress(len(devices.shard(samples)), f"eval {split}", disable=quiet) as bar:
+        for row in dataset_rows(data):
             scores = logits(net, row["image"])
             label = row["label"]
             batch_weight = float(weights[label].sum())
@@ -128,19 +131,21 @@ def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers
 
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
-             quiet=False, devices=Devices()):
+             quiet=False, devices=Devices(), skip_bad=False, verify=True):
     """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
 
     Returns an EvalResult of the whole split; with the `devices` of a data-parallel job every worker scores
     its shard and returns the summed result. The network is put in inference mode and given back in the mode
-    it came in. A progress bar unless `quiet`.
+    it came in. A progress bar unless `quiet`. `verify`: read every PNG to its end first (training's validation,
+    whose run checked the files once, passes False); `skip_bad`: unusable samples are named and left out.
     """
     _check(net, protocol, height, batch_size)
     was_training = net.training
     net.set_train(False)
     start = time.perf_counter()
     try:
-        tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet)
+        tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet,
+                            skip_bad, verify)
     finally:
         net.set_train(was_training)
     if devices.data_parallel:

@@ -6,9 +6,10 @@ sub-folders below the input folder:
 - trainids: the raw class map (0..18, 19 = void);
 - labelids: Cityscapes label ids for the official evaluator and the test server (void -> 0, "unlabeled").
 Predictions are made as `erfnet eval --protocol full` makes them (eval.predict), so the labelids pictures
-score the same under cityscapesscripts' evaluator. An unreadable image is reported and skipped. On the workers
-of a data-parallel job each predicts its shard of the images (ms_erfnet.devices.shard), so every output is
-written once.
+score the same under cityscapesscripts' evaluator. Any image size works (eval.predict pads to ERFNet's multiple
+of 8 and crops back). An image that cannot be read or predicted is reported and skipped; the rest are written.
+On the workers of a data-parallel job each predicts its shard of the images (ms_erfnet.devices.shard), so every
+output is written once.
 """
 import logging
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from PIL import Image
 from data.cityscapes import BadSample, read_image
 from eval.colours import colorize, overlay
 from eval.predict import image_tensor, logits, native_class_map
-from facts.atomic import atomic_output
+from facts.atomic import atomic_output, check_folder_writable
 from facts.errors import UserError
 from facts.labels import train_ids_to_label_ids
 from facts.progress import progress
@@ -87,7 +88,7 @@ def _one_line(error):
 
 
 def _batches(images, batch_size, summary):
-    """Yield lists of (photo, relative stem) of one size, at most batch_size long, reading lazily."""
+    """Yield lists of (photo, relative stem, path) of one size, at most batch_size long, reading lazily."""
     batch = []
     for path, relative in images:
         try:
@@ -99,25 +100,40 @@ def _batches(images, batch_size, summary):
         if batch and (len(batch) == batch_size or batch[0][0].shape != photo.shape):
             yield batch
             batch = []
-        batch.append((photo, relative))
+        batch.append((photo, relative, path))
     if batch:
         yield batch
 
 
+def _predict(net, batch, height, summary):
+    """trainIds [B, h, w] of a batch at its images' own size, or None when the network fails on it (MindSpore
+    raises RuntimeError or ValueError, e.g. out of memory for a huge picture): its images are named and
+    skipped, so one picture never stops a folder."""
+    try:
+        tensors = np.stack([image_tensor(photo, height) for photo, _, _ in batch])
+        return native_class_map(logits(net, tensors), batch[0][0].shape[:2])
+    except (RuntimeError, ValueError, MemoryError) as error:
+        for _, _, path in batch:
+            summary.failed.append(path)
+            log.warning(f"skipped {path}: cannot predict it ({_one_line(error)})")
+        return None
+
+
 def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, quiet=False, devices=Devices()):
     """Predict every (path, relative stem) of `images` with `net` and write the `kinds` pictures under
-    `out_dir`. Returns an InferSummary; each unreadable image is logged and skipped. A progress bar unless
-    `quiet`. With the `devices` of a data-parallel job each worker predicts its shard of `images` (the same list
-    on every worker) and every worker returns the summary of all."""
+    `out_dir`. Returns an InferSummary; each image that cannot be read or predicted is logged and skipped. An
+    `out_dir` that cannot be written is a UserError before any work. A progress bar unless `quiet`. With the
+    `devices` of a data-parallel job each worker predicts its shard of `images` (the same list on every worker)
+    and every worker returns the summary of all."""
     check_kinds(kinds)
     check_size("height", height)
+    check_folder_writable(out_dir)
     summary = InferSummary()
     mine = devices.shard(images)
     with progress(len(mine), "infer", disable=quiet) as bar:
         for batch in _batches(mine, batch_size, summary):
-            tensors = np.stack([image_tensor(photo, height) for photo, _ in batch])
-            predictions = native_class_map(logits(net, tensors), batch[0][0].shape[:2])
-            for (photo, relative), train_ids in zip(batch, predictions):
+            predictions = _predict(net, batch, height, summary)
+            for (photo, relative, _), train_ids in zip(batch, () if predictions is None else predictions):
                 for kind, picture in _pictures(photo, train_ids, kinds).items():
                     _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
                 summary.written += 1

@@ -12,6 +12,7 @@ import mindspore.ops as ops
 import numpy as np
 
 from data.recipes import output_size, resize_pair
+from facts.spec import stride_padding
 
 _TO_TENSOR = vision.ToTensor()
 
@@ -27,8 +28,20 @@ def image_tensor(image, height):
 
 
 def logits(net, images):
-    """The network's scores [B, C, H, W] (a MindSpore tensor) for float32 images [B, 3, H, W]."""
-    return net(ms.Tensor(np.ascontiguousarray(images, dtype=np.float32)))
+    """The network's scores [B, C, H, W] (a MindSpore tensor) for float32 images [B, 3, H, W] of any size.
+
+    ERFNet needs sides that are multiples of 8: other images are padded at the bottom and right by repeating
+    their edge pixels (a zero band would read as a dark object next to the border; training pads the same way,
+    data.recipes.pad_pair_to_stride) and the scores cropped back to H x W. Sizes that are multiples of 8 are
+    not touched, so their scores are what they always were.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    height, width = images.shape[2:]
+    rows, columns = stride_padding(height, width)
+    if rows or columns:
+        images = np.pad(images, ((0, 0), (0, 0), (0, rows), (0, columns)), mode="edge")
+    scores = net(ms.Tensor(np.ascontiguousarray(images)))
+    return scores[:, :, :height, :width] if rows or columns else scores
 
 
 def class_map(scores):

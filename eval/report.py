@@ -17,11 +17,11 @@ def _number(value):
     return None if math.isnan(value) else float(value)
 
 
-def metrics_paths(weights_path):
-    """(<weights>.metrics.txt, <weights>.metrics.json) beside the weight file."""
+def metrics_paths(weights_path, folder=None):
+    """(<weights>.metrics.txt, <weights>.metrics.json) in `folder`, beside the weight file when None."""
     weights_path = Path(weights_path)
-    return (weights_path.with_name(weights_path.name + ".metrics.txt"),
-            weights_path.with_name(weights_path.name + ".metrics.json"))
+    folder = weights_path.parent if folder is None else Path(folder)
+    return folder / (weights_path.name + ".metrics.txt"), folder / (weights_path.name + ".metrics.json")
 
 
 def metrics_text(result):
@@ -36,9 +36,9 @@ def metrics_record(result, split):
             "images_per_second": result.images_per_second, "confusion": result.confusion.tolist()}
 
 
-def write_metrics(result, weights_path, split):
-    """Write both metrics files beside `weights_path` (atomically); returns their paths."""
-    text_path, json_path = metrics_paths(weights_path)
+def write_metrics(result, weights_path, split, folder=None):
+    """Write both metrics files (atomically) in `folder`, beside `weights_path` when None; returns their paths."""
+    text_path, json_path = metrics_paths(weights_path, folder)
     with atomic_output(text_path) as temporary:
         temporary.write_text(metrics_text(result))
     with atomic_output(json_path) as temporary:

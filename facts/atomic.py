@@ -61,10 +61,31 @@ def check_destination(target, sources=(), force=False):
         raise UserError(f"{target}: exists; pass --force to replace it")
 
 
+def is_temporary(path):
+    """True for the name of a temporary of atomic_output (or MindSpore's own beside it): never a user's file."""
+    return LEFTOVER.match(Path(path).name) is not None
+
+
+def check_folder_writable(folder):
+    """UserError naming `folder` unless files can be written in it once it is made: it must not be a file, and it
+    (or, when it does not exist yet, its nearest existing parent folder) must take a new file. Creates nothing,
+    so a command refused for another reason leaves no empty folder behind."""
+    folder = Path(folder)
+    existing = next(path for path in (folder, *folder.parents) if path.exists() or path == path.parent)
+    if not existing.is_dir():
+        raise UserError(f"{folder}: {'is a file' if existing == folder else f'{existing} is a file'}; give a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise _cannot_write(folder, error) from None
+    return folder
+
+
 def remove_leftovers(folder):
     """Delete the temporaries an interrupted atomic_output left directly in `folder`; returns their paths."""
     folder = Path(folder)
-    removed = [path for path in folder.iterdir() if path.is_file() and LEFTOVER.match(path.name)] \
+    removed = [path for path in folder.iterdir() if path.is_file() and is_temporary(path)] \
         if folder.is_dir() else []
     for path in removed:
         path.unlink(missing_ok=True)

@@ -19,6 +19,11 @@ NETWORKS = ("encoder", "full")          # what a stage trains: the encoder with 
 STRIDE = 8                              # ERFNet downsamples by 8: input sizes are multiples of it
 
 
+def stride_padding(height, width):
+    """(rows, columns) to add at the bottom and right so that both sides become multiples of STRIDE."""
+    return -height % STRIDE, -width % STRIDE
+
+
 def check_size(name, value):
     """Raise UserError unless `value` (an input height or width) is a positive multiple of STRIDE."""
     if isinstance(value, bool) or not isinstance(value, int) or value < STRIDE or value % STRIDE:

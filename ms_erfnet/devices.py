@@ -43,6 +43,14 @@ def in_msrun_job():
     return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
+def idle_scheduler():
+    """True in a scheduler that msrun started on a node other than node 0 (ERFNET_NODE_RANK, exported by
+    scripts/run_distribute_train.sh). msrun starts a scheduler wherever MASTER_ADDR is a local address, so when
+    several nodes share one machine (a cluster simulated for the tests) only node 0's may serve: the others end
+    at once, which on separate servers never happens."""
+    return os.environ.get("MS_ROLE") == "MS_SCHED" and os.environ.get("ERFNET_NODE_RANK", "0") != "0"
+
+
 def resolve_device(target, workers=1):
     """The device target "auto" means here (Ascend when present, else the CPU), after checking that MindSpore
     finds it, and `workers` of them when it is an accelerator (one card per local worker)."""

@@ -20,6 +20,9 @@
 # With an HCCL rank table (clusters that assign devices by rank table, not by msrun's own discovery):
 #   RANK_TABLE_FILE=/path/hccl_8p.json scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
 #   (passed to msrun as --rank_table_file).
+#
+# DEVICE=CPU runs the same job on CPU processes (how the tests run it: two launches with NODE_RANK 0 and 1 and
+# MASTER_ADDR=127.0.0.1 simulate two servers on one machine). PYTHON picks the interpreter of the workers.
 set -euo pipefail
 
 if [ "$#" -lt 3 ]; then
@@ -35,9 +38,10 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 MASTER_PORT=${MASTER_PORT:-8118}
 NODE_RANK=${NODE_RANK:-0}
 PYTHON=${PYTHON:-python}
+DEVICE=${DEVICE:-Ascend}
 
 if [ "$WORKERS_TOTAL" = "$WORKERS_PER_NODE" ] && [ -z "${RANK_TABLE_FILE:-}" ]; then
-    exec erfnet train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" --device Ascend \
+    exec erfnet train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" --device "$DEVICE" \
         --devices "$WORKERS_TOTAL" --master-port "$MASTER_PORT" "$@"
 fi
 
@@ -48,7 +52,8 @@ if [ -n "${RANK_TABLE_FILE:-}" ]; then
     RANK_TABLE=(--rank_table_file="$RANK_TABLE_FILE")
 fi
 mkdir -p "$RUN_DIR/msrun_logs"
+export ERFNET_NODE_RANK=$NODE_RANK  # a scheduler msrun starts on node 1.. ends at once (ms_erfnet.devices.idle_scheduler)
 exec msrun --worker_num="$WORKERS_TOTAL" --local_worker_num="$WORKERS_PER_NODE" --master_addr="$MASTER_ADDR" \
     --master_port="$MASTER_PORT" --node_rank="$NODE_RANK" --log_dir="$RUN_DIR/msrun_logs" --join=True \
     "${RANK_TABLE[@]}" "$PYTHON" -m erfnet.cli train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" \
-    --device Ascend --devices "$WORKERS_TOTAL" "$@"
+    --device "$DEVICE" --devices "$WORKERS_TOTAL" "$@"

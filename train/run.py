@@ -9,11 +9,11 @@ from convert import read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS
 from convert.realign import realigned
 from data.cityscapes import find_samples
-from facts.atomic import atomic_output
 from facts.errors import UserError
 from ms_erfnet.devices import Devices
 from ms_erfnet.execution import use_graph_mode
-from train.config import FROM_WEIGHTS, InitFile, read_config, resolved_yaml
+from train.config import FROM_WEIGHTS, InitFile, read_config
+from train.run_folder import check_run_folder, open_run
 from train.stage import StageResult, StageRunner
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,13 @@ def check_init_files(chosen, init_file):
             raise UserError(f"config field stages.{stage.number}.init.file: {stage.init.file}: no such file")
 
 
-def check_data(data_root):
+def check_data(data_root, skip_bad=False):
     """Read every PNG of the train and val splits to its end once (chunk checksums), so that a missing,
-    truncated or corrupted file stops the run before it trains, not hours into an epoch. Stages and
-    validations after it only count the files."""
+    truncated or corrupted file stops the run before it trains, not hours into an epoch (with `skip_bad` it is
+    named and left out, and labels are decoded too). Stages and validations after it only count the files."""
     start = time.perf_counter()
-    counts = {split: len(find_samples(data_root, split, verify=True)) for split in ("train", "val")}
+    counts = {split: len(find_samples(data_root, split, skip_bad=skip_bad, verify=True, decode_labels=skip_bad))
+              for split in ("train", "val")}
     log.info(f"{data_root}: {counts['train']} train and {counts['val']} val image/label pairs, every file checked "
              f"({time.perf_counter() - start:.1f} s)")
 
@@ -100,20 +101,6 @@ def with_alignment(config, weights_file):
     if weights is not None and DECODER in weights.parts and weights.upsample_align != model.upsample_align:
         log.info("note: " + realigned(weights, model.upsample_align, True, weights_file, "this run").notes[-1])
     return config
-
-
-def stage_dir_has_results(run_dir, stage):
-    folder = Path(run_dir) / stage.name
-    return folder.is_dir() and any(folder.iterdir())
-
-
-def check_out_folder(run_dir, chosen, resume):
-    """Without --resume, refuse to write over stages already in the run folder."""
-    if resume:
-        return
-    busy = [stage.name for stage in chosen if stage_dir_has_results(run_dir, stage)]
-    if busy:
-        raise UserError(f"{run_dir}: already holds {', '.join(busy)}; pass --resume to continue, or use another --out")
 
 
 def initial_weights(config, stage, run_dir, init_file, previous_result):
@@ -141,43 +128,61 @@ def initial_weights(config, stage, run_dir, init_file, previous_result):
     return weights.only(start_parts(stage))
 
 
+def planned_run(config_path, data_root, out_dir, overrides=(), stages=None, init=None):
+    """What a run will do, every input checked before anything is written: (the config with its upsampler
+    alignment resolved, the chosen stages). The launcher calls it before it starts any worker."""
+    config = read_config(config_path, overrides)
+    selected = parse_stage_selection(stages, config)
+    if not Path(data_root).is_dir():
+        raise UserError(f"{data_root}: no such data folder")
+    chosen = [stage for stage in config.stages if stage.number in selected]
+    check_init_files(chosen, init)
+    return with_alignment(config, start_file(config, chosen[0], Path(out_dir), init)), chosen
+
+
+def completed_stage(config, stage, run_dir):
+    """The StageResult of a stage whose final.ckpt reads back, or None (an unreadable one is named: the stage is
+    then resumed from its epoch checkpoints, which rewrites it)."""
+    final = Path(run_dir) / stage.name / "final.ckpt"
+    if not final.is_file():
+        return None
+    try:
+        weights = file_weights(final, config.model.num_classes)
+    except UserError as error:
+        log.warning(f"{stage.name}: {error}; resuming the stage from its epoch checkpoints instead")
+        return None
+    log.info(f"{stage.name}: complete ({final}), skipped")
+    return StageResult(stage.number, weights, float("nan"), float("nan"), "")
+
+
 def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None, init=None, resume=False,
-                      devices=Devices(), quiet=False):
+                      devices=Devices(), quiet=False, skip_bad=False):
     """Train the stages of the config file `config_path` on the Cityscapes root `data_root`, writing to `out_dir`.
 
     overrides: "dotted.path=value" strings (`stages.2.epochs=[66,140]`); stages: "3-4", "2" or None for all;
     init: a weight file the first selected stage starts from instead of its config's source; resume: continue
-    each stage from its last epoch checkpoint (completed stages are skipped); quiet: no progress bars. Returns a
-    list of `train.stage.StageResult` (best and last val mIoU, final weights, weights digest). The device is
-    whatever MindSpore is set to (`ms_erfnet.devices.select_device` picks one); graph mode is set.
+    each stage from its newest readable epoch checkpoint (completed stages are skipped); quiet: no progress bars;
+    skip_bad: leave out unusable samples (named on stderr) instead of stopping. `out_dir` must be new, empty or a
+    run of the same config (train/run_folder.py). Returns a list of `train.stage.StageResult` (best and last val
+    mIoU, final weights, weights digest). The device is whatever MindSpore is set to
+    (`ms_erfnet.devices.select_device` picks one); graph mode is set.
     """
     use_graph_mode()
-    config = read_config(config_path, overrides)
-    selected = parse_stage_selection(stages, config)
+    config, chosen = planned_run(config_path, data_root, out_dir, overrides, stages, init)
     data_root, run_dir = Path(data_root), Path(out_dir)
-    if not data_root.is_dir():
-        raise UserError(f"{data_root}: no such data folder")
-    chosen = [stage for stage in config.stages if stage.number in selected]
-    check_init_files(chosen, init)
-    config = with_alignment(config, start_file(config, chosen[0], run_dir, init))
     if devices.is_writer:
-        check_out_folder(run_dir, chosen, resume)
-        check_data(data_root)
-    runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet) for stage in chosen]
+        check_run_folder(run_dir, config, chosen, resume)
+        check_data(data_root, skip_bad)
+    runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet, skip_bad) for stage in chosen]
     if devices.is_writer:
-        with atomic_output(run_dir / "config.yaml") as temporary:
-            Path(temporary).write_text(resolved_yaml(config))
+        open_run(run_dir, config, chosen, resume)
     results, previous = [], None
     for position, runner in enumerate(runners):
-        stage = runner.stage
-        final = run_dir / stage.name / "final.ckpt"
-        if resume and final.is_file():
-            log.info(f"{stage.name}: complete ({final}), skipped")
-            previous = StageResult(stage.number, file_weights(final, config.model.num_classes), float("nan"),
-                                   float("nan"), "")
-            results.append(previous)
-            continue
-        start = initial_weights(config, stage, run_dir, init if position == 0 else None, previous)
-        previous = runner.run(start, resume)
+        done = completed_stage(config, runner.stage, run_dir) if resume else None
+        if done is not None:
+            previous = done
+        else:
+            start = initial_weights(config, runner.stage, run_dir, init if position == 0 else None, previous)
+            previous = runner.run(start, resume)
         results.append(previous)
     return results

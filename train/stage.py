@@ -16,7 +16,7 @@ from convert.names import PARTS, part_of
 from convert.network import build_network
 from convert.weights import Weights
 from data.cityscapes import find_samples
-from data.pipeline import make_dataset, steps_per_epoch
+from data.pipeline import dataset_rows, make_dataset, steps_per_epoch
 from facts.errors import UserError
 from facts.progress import progress
 from ms_erfnet.collective import broadcast_parameters
@@ -84,11 +84,13 @@ def epoch_seed(config, stage, epoch):
 
 
 class StageRunner:
-    def __init__(self, config, stage, data_root, run_dir, devices, quiet=False):
+    def __init__(self, config, stage, data_root, run_dir, devices, quiet=False, skip_bad=False):
         self.config, self.stage, self.data_root, self.devices = config, stage, Path(data_root), devices
         self.dir = Path(run_dir) / stage.name
         self.quiet = quiet or not devices.is_writer
-        self.samples = find_samples(data_root, "train", verify=False)  # the run checked the files (train.run)
+        self.skip_bad = skip_bad
+        self.samples = find_samples(data_root, "train", skip_bad=skip_bad, verify=skip_bad,
+                                    decode_labels=skip_bad)  # the run checked the files once (train.run.check_data)
         self.steps = steps_per_epoch(len(self.samples), config.batch_size, devices.size, drop_remainder=True)
         if self.steps == 0:
             raise UserError(f"{data_root}: {len(self.samples)} training images give no full batch of "
@@ -101,25 +103,21 @@ class StageRunner:
                             num_shards=self.devices.size, shard_id=self.devices.rank, num_workers=config.workers,
                             drop_remainder=True, encoder_labels=stage.network == "encoder",
                             crop_ratio=stage.augmentation.crop_ratio, python_multiprocessing=config.workers > 1,
-                            samples=self.samples)
+                            samples=self.samples, pad_to_stride=True)
 
     def run(self, start, resume):
-        """Train the stage from `start` (Weights or None), or from its last epoch checkpoint with `resume`."""
+        """Train the stage from `start` (Weights or None), or with `resume` from its newest epoch checkpoint
+        that reads back whole."""
         config, stage = self.config, self.stage
-        checkpoints = epoch_checkpoints(self.dir) if resume else {}
-        net, randomness, fresh = stage_network(config, stage, self.devices, None if checkpoints else start)
-        if start is not None and fresh and not checkpoints:
-            log.info(describe_fresh(stage, fresh))
+        net, randomness, fresh = stage_network(config, stage, self.devices, start)
         if config.amp.level != "O0":
             net = ms.amp.auto_mixed_precision(net, config.amp.level)
         optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
-        first, best = stage.first_epoch, float("-inf")
-        if checkpoints:
-            epoch, path = list(checkpoints.items())[-1]
-            metadata = load_training_checkpoint(path, net, optimizer)
-            randomness.restore(metadata["dropout_rng"])
-            first = int(metadata["epoch"]) + 1
-            log.info(f"{stage.name}: resuming after epoch {epoch} from {path}")
+        resumed = self.restore_newest(net, optimizer, randomness) if resume else None
+        if resumed is None and start is not None and fresh:
+            log.info(describe_fresh(stage, fresh))
+        first = stage.first_epoch if resumed is None else resumed + 1
+        best = float("-inf")
         if self.devices.is_writer:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.trim_metrics(first - 1)
@@ -168,14 +166,33 @@ class StageRunner:
                       f"{state_digest(net)} (its own: {own})")
         config = self.config
         return validate(net, self.stage.network, self.data_root, config.validation.height,
-                        config.validation.batch_size, config.workers, devices, quiet=self.quiet)
+                        config.validation.batch_size, config.workers, devices, quiet=self.quiet,
+                        skip_bad=self.skip_bad)
+
+    def restore_newest(self, net, optimizer, randomness):
+        """Load the newest epoch checkpoint that reads back whole (MindSpore's CRC32 verified) into the network,
+        the optimizer and the dropout randomness; returns its epoch, or None when there is none. A damaged newer
+        checkpoint is named and passed over."""
+        checkpoints = epoch_checkpoints(self.dir)
+        for path in reversed(checkpoints.values()):
+            try:
+                metadata = load_training_checkpoint(path, net, optimizer)
+            except UserError as error:
+                log.warning(f"{self.stage.name}: passing over {error}")
+                continue
+            randomness.restore(metadata["dropout_rng"])
+            log.info(f"{self.stage.name}: resuming after epoch {metadata['epoch']} from {path}")
+            return int(metadata["epoch"])
+        if checkpoints:
+            log.warning(f"{self.stage.name}: none of its epoch checkpoints could be read; the stage starts again")
+        return None
 
     def train_epoch(self, epoch, step):
         """One epoch of steps: (mean loss, seconds, images over all devices)."""
         start, losses, images = time.perf_counter(), [], 0
         with progress(self.steps, f"{self.stage.name} epoch {epoch}/{self.stage.last_epoch}", unit="step",
                       disable=self.quiet) as bar:
-            for batch in self.dataset(epoch).create_dict_iterator(num_epochs=1, output_numpy=True):
+            for batch in dataset_rows(self.dataset(epoch)):
                 losses.append(step(ms.Tensor(batch["image"]), ms.Tensor(batch["label"])))
                 images += len(batch["image"]) * self.devices.size
                 bar.set_postfix(loss=f"{np.mean(losses):.4f}",

@@ -21,10 +21,12 @@ class EncoderPrediction(nn.Cell):
         return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False):
+def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False,
+             skip_bad=False):
     """(val mIoU, val loss) of `net` on the val split, on every rank of `devices` (each holding the same network);
-    a progress bar unless `quiet`."""
+    a progress bar unless `quiet`; `skip_bad` leaves out unusable samples. The files are not read to their end
+    first: the run checked them once (train.run.check_data)."""
     scored = EncoderPrediction(net) if network == "encoder" else net
     result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet,
-                      devices=devices)
+                      devices=devices, skip_bad=skip_bad, verify=False)
     return float(result.mean_iou), float(result.mean_loss)

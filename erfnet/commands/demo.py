@@ -94,11 +94,12 @@ def data_step(out, args):
 
 def replace_previous_run(run_dir):
     """Make room for the demo's training run, so that the demo can run again: a run an earlier demo left in
-    `run_dir` (a folder with the config.yaml `erfnet train` writes) is removed; anything else there is refused,
-    never deleted."""
+    `run_dir` (a folder `erfnet train` marked as its run, train.run_folder) is removed; anything else there is
+    refused, never deleted (a user's own config.yaml there included)."""
+    from train.run_folder import is_run
     if not run_dir.exists():
         return
-    if not (run_dir / "config.yaml").is_file():
+    if not is_run(run_dir):
         raise UserError(f"{run_dir}: exists and is not a training run the demo wrote; choose another --out")
     print(f"replacing the previous demo run in {run_dir}")
     shutil.rmtree(run_dir)

@@ -10,6 +10,7 @@ from data.cityscapes import find_samples
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
+from facts.atomic import check_folder_writable, is_temporary
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 
@@ -32,22 +33,40 @@ def add_arguments(parser):
                              "evaluator)")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("--workers", type=int, default=2, help="threads reading and resizing images")
+    parser.add_argument("--metrics-out", type=Path, default=None,
+                        help="folder for the <weights>.metrics.txt/.json files; beside the weights when not given")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
+                             "values outside the table), each named on stderr, instead of stopping")
     add_device_arguments(parser, workers="each scores its shard of the split, the confusion matrices are summed, "
                                          f"rank 0 prints and writes the metrics (worker logs in {LOG_FOLDER}/ beside "
                                          "the metrics files)")
 
 
 def weight_files(path):
-    """The weight files to evaluate: the file itself, or a folder's weight files in name order."""
+    """The weight files to evaluate: the file itself, or a folder's weight files in name order (leaving out the
+    temporaries of a write in progress or interrupted, facts.atomic)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise UserError(f"{path}: no such file or folder")
-    found = sorted(file for file in path.iterdir()
-                   if file.is_file() and file.name.lower().endswith(MS_ENDINGS + TORCH_ENDINGS))
+    found = sorted(file for file in path.iterdir() if file.is_file() and not is_temporary(file)
+                   and file.name.lower().endswith(MS_ENDINGS + TORCH_ENDINGS))
     if not found:
         raise UserError(f"{path}: no weight files (.ckpt, .pth, .pth.tar, .pt) in this folder")
     return found
+
+
+def check_metrics_folders(files, metrics_out):
+    """Every folder the metrics files will be written to can be written, checked before any scoring."""
+    if metrics_out is not None:
+        check_folder_writable(metrics_out)
+        return
+    for folder in sorted({file.parent for file in files}):
+        try:
+            check_folder_writable(folder)
+        except UserError as error:
+            raise UserError(f"{error}: the metrics files go beside the weights; give --metrics-out DIR") from None
 
 
 def launch_evaluation(args, files):
@@ -56,12 +75,15 @@ def launch_evaluation(args, files):
     find_samples(args.data, args.split, verify=False)
     if len(files) == 1:
         full_network_weights(files[0])
-    folder = args.weights if args.weights.is_dir() else args.weights.parent
+    folder = args.metrics_out or (args.weights if args.weights.is_dir() else args.weights.parent)
     return launch(args, folder / LOG_FOLDER)
 
 
 def run(args):
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1")
     files = weight_files(args.weights)
+    check_metrics_folders(files, args.metrics_out)
     if launches(args):
         return launch_evaluation(args, files)
     devices = join_devices(args)
@@ -77,11 +99,11 @@ def run(args):
                 log.warning(f"skipping {file}: {error}")
             continue
         result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers,
-                          quiet=not devices.is_writer, devices=devices)
+                          quiet=not devices.is_writer, devices=devices, skip_bad=args.skip_bad)
         if devices.is_writer:
             print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height}"
                                 f"{f', {devices.size} workers' if devices.data_parallel else ''})"))
-            text_path, json_path = write_metrics(result, file, args.split)
+            text_path, json_path = write_metrics(result, file, args.split, args.metrics_out)
             print(f"wrote {text_path} and {json_path}", flush=True)
         scores[file] = result.mean_iou
     if not scores:

@@ -1,12 +1,13 @@
 """`erfnet infer`: predict images (a file or a folder tree) and write colour, overlay, trainId and labelId
 pictures, on one device or on N workers (msrun) that each predict a shard of the images. Exit code 0 when every
-image was written, 1 when some could not be read (the rest are written)."""
+image was written, 1 when some could not be read or predicted (the rest are written)."""
 import sys
 from pathlib import Path
 
 from convert.network import full_network_weights, load_full_network
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
 from eval.infer import KINDS, check_kinds, find_images, infer_images
+from facts.atomic import check_folder_writable
 from facts.errors import UserError
 from facts.spec import check_size
 from ms_erfnet.execution import use_graph_mode
@@ -39,6 +40,7 @@ def run(args):
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
+    check_folder_writable(args.out)
     if launches(args):
         full_network_weights(args.weights)
         return launch(args, args.out / LOG_FOLDER)
@@ -50,6 +52,6 @@ def run(args):
     if devices.is_writer:
         print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
         if summary.failed:
-            print(f"erfnet infer: {len(summary.failed)} image(s) could not be read: "
+            print(f"erfnet infer: {len(summary.failed)} image(s) could not be read or predicted: "
                   f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
     return exit_code(1 if summary.failed else 0, devices)

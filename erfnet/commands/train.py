@@ -1,8 +1,13 @@
-"""`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun)."""
+"""`erfnet train`: run a staged training configuration on one device or N data-parallel workers (msrun).
+
+Exit codes: 0 done, 2 a mistake in what was given (one line naming the file or field), 1 a worker of an msrun
+job failed or died (one line naming its rank; the last complete checkpoint is intact and --resume continues).
+"""
 from pathlib import Path
 
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from facts.errors import UserError
+from ms_erfnet.devices import idle_scheduler
 from train.config import shipped_configs
 
 
@@ -22,16 +27,22 @@ def add_arguments(parser):
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
     add_device_arguments(parser, workers="each trains on its shard of the data, gradients averaged, rank 0 writes")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
+                             "values outside the table), each named on stderr, instead of stopping")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
     if launches(args):
         return launch_training(args)
+    if idle_scheduler():
+        return 0
     from train.run import train_from_config
     devices = join_devices(args)
     results = train_from_config(args.config, args.data, args.out, overrides=args.overrides, stages=args.stages,
-                                init=args.init, resume=args.resume, devices=devices, quiet=args.quiet)
+                                init=args.init, resume=args.resume, devices=devices, quiet=args.quiet,
+                                skip_bad=args.skip_bad)
     if devices.is_writer:
         for result in results:
             print(f"stage {result.stage}: val mIoU {result.last_miou:.4f} (best {result.best_miou:.4f})")
@@ -40,10 +51,9 @@ def run(args):
 
 
 def launch_training(args):
-    """Check the config here (errors before any worker starts), then run this command under msrun."""
-    from train.config import read_config
-    from train.run import check_out_folder, parse_stage_selection
-    config = read_config(args.config, args.overrides)
-    selected = parse_stage_selection(args.stages, config)
-    check_out_folder(args.out, [stage for stage in config.stages if stage.number in selected], args.resume)
-    return launch(args, args.out / "msrun_logs")
+    """Check what the run will do here (errors before any worker starts), then run this command under msrun."""
+    from train.run import planned_run
+    from train.run_folder import LAUNCHER_LOGS, check_run_folder
+    config, chosen = planned_run(args.config, args.data, args.out, args.overrides, args.stages, args.init)
+    check_run_folder(args.out, config, chosen, args.resume)
+    return launch(args, args.out / LAUNCHER_LOGS)

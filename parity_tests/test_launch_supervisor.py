@@ -1,0 +1,59 @@
+"""The msrun supervisor (erfnet/launch.py) against a stand-in for msrun that starts workers the way msrun does
+(MS_ROLE and RANK_ID in their environment, each in a session of its own, plus a scheduler) and exits: a worker
+that is killed, fails with a user's mistake or crashes is named with its rank, the others are stopped at once,
+and a job whose workers all succeed is a success. Seconds, no MindSpore."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from erfnet.launch import WorkerFailure
+
+FAKE_MSRUN = """
+import os, subprocess, sys
+log_dir, behaviours = sys.argv[1], sys.argv[2:]
+code = {
+    "ok": "import time; time.sleep(1)",
+    "sleep": "import time; time.sleep(120)",
+    "kill": "import os, signal, time; time.sleep(1); os.kill(os.getpid(), signal.SIGKILL)",
+    "mistake": "import sys, time; time.sleep(1); print('erfnet train: error: x.png: unreadable'); sys.exit(2)",
+    "crash": "import time; time.sleep(1); raise RuntimeError('a bug')",
+}
+for rank, behaviour in enumerate(behaviours):
+    with open(os.path.join(log_dir, f"worker_{rank}.log"), "w") as log:
+        subprocess.Popen([sys.executable, "-c", code[behaviour]], stdout=log, stderr=subprocess.STDOUT,
+                         env=dict(os.environ, MS_ROLE="MS_WORKER", RANK_ID=str(rank)), start_new_session=True)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=dict(os.environ, MS_ROLE="MS_SCHED"))
+"""
+
+
+def supervised(tmp_path, *behaviours):
+    """(WorkerFailure or None, seconds) of a job of workers with the given behaviours."""
+    (tmp_path / "msrun.py").write_text(FAKE_MSRUN)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "erfnet.launch", str(tmp_path), sys.executable,
+                           str(tmp_path / "msrun.py"), str(tmp_path), *behaviours], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    seconds = time.monotonic() - start
+    lines = done.stdout.strip().splitlines()
+    assert (done.returncode == 0) == (not lines), done.stderr
+    return (WorkerFailure(**json.loads(lines[-1])) if lines else None), seconds
+
+
+@pytest.mark.parametrize("behaviour, message, mistake", [
+    ("kill", "rank 1 was killed by SIGKILL; see {}/worker_1.log; the other workers were stopped", False),
+    ("mistake", "rank 1 exited with code 2: x.png: unreadable; the other workers were stopped", True),
+    ("crash", "rank 1 exited with code 1; see {}/worker_1.log; the other workers were stopped", False),
+])
+def test_the_first_worker_to_fail_is_named_and_the_others_stopped(tmp_path, behaviour, message, mistake):
+    failure, seconds = supervised(tmp_path, "sleep", behaviour)
+    assert failure == WorkerFailure(1, message.format(tmp_path), mistake)
+    assert seconds < 30, "the sleeping worker and the scheduler (120 s each) were stopped, not waited for"
+
+
+def test_a_job_whose_workers_all_succeed_is_a_success(tmp_path):
+    failure, seconds = supervised(tmp_path, "ok", "ok")
+    assert failure is None and seconds < 30, "the scheduler is not waited for once every worker is done"
