@@ -19,7 +19,6 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from console_lines import unwanted
 from convert import read_weights
 from convert.ms_io import load_checkpoint_file
 from erfnet.cli import main

@@ -6,7 +6,6 @@ job failed or died (one line naming its rank; the last complete checkpoint is in
 from pathlib import Path
 
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
-from facts.errors import UserError
 from ms_erfnet.devices import idle_scheduler
 from train.config import shipped_configs
 
