@@ -30,7 +30,7 @@ from train.run import train_from_config
 from train.stage import StageRunner
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = REPO / "configs" / "smoke.yaml"
+SMOKE = "smoke"
 ODD = (100, 37)  # width, height: at height 32 the width is 86, at 48 it is 129
 
 

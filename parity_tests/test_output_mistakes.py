@@ -17,7 +17,7 @@ from ms_erfnet.devices import Devices
 from train.config import read_config
 from train.stage import StageRunner
 
-SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+SMOKE = "smoke"
 HEIGHT = "32"
 
 
@@ -101,7 +101,7 @@ def test_train_with_skip_bad_leaves_a_bad_training_sample_out(copy_root, tmp_pat
     truncate(bad.label_path)
     config = read_config(SMOKE)
     runner = StageRunner(config, config.stage(1), copy_root, tmp_path, Devices(), skip_bad=True)
-    assert runner.samples == len(find_samples(copy_root, "train", verify=False)) - 1
+    assert len(runner.samples) == len(find_samples(copy_root, "train", verify=False)) - 1
     rows = sum(len(batch["label"]) for batch in runner.dataset(1).create_dict_iterator(num_epochs=1,
                                                                                         output_numpy=True))
     assert runner.steps * config.batch_size == rows == 8, "11 usable samples make 2 full batches of 4, not 3"

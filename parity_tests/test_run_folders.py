@@ -11,10 +11,11 @@ from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
 from facts.errors import UserError
 from file_faults import read_only
+from train.config import SHIPPED
 from train.run import planned_run
 from train.run_folder import changed_fields, check_run_folder, open_run
 
-SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+SMOKE = Path(str(SHIPPED / "smoke.yaml"))
 
 
 def files_of(folder):
