@@ -116,10 +116,14 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
     if not data_root.is_dir():
         raise UserError(f"{data_root}: no such data folder")
     try:
-        cityscapes_pairs(data_root, "train")
+        images = len(cityscapes_pairs(data_root, "train"))
     except FileNotFoundError as error:
         raise UserError(f"{data_root}: the PyTorch reference reads it as erfnet_pytorch does and cannot: {error}") \
             from None
+    if images % config.batch_size:
+        log.warning(f"{images} training images in batches of {config.batch_size}: MindSpore leaves out the last "
+                    f"{images % config.batch_size} of each epoch (whole batches only), the reference trains them as "
+                    f"a short batch, as erfnet_pytorch does")
     busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
     if busy:
         raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out")

@@ -108,3 +108,14 @@ def test_labels_the_reference_cannot_read_are_refused(copy_root, tmp_path):
         path.unlink()
     with pytest.raises(UserError, match="the PyTorch reference reads it as erfnet_pytorch does and cannot"):
         plan_comparison(write_config(tmp_path, TWO_STAGES), copy_root, tmp_path / "out", 1)
+
+
+def test_a_short_last_batch_is_announced_as_the_one_difference_of_the_epochs(data_root, tmp_path, caplog):
+    """12 training scenes: batches of 5 leave 2 that MindSpore skips and erfnet_pytorch trains."""
+    config = write_config(tmp_path, TWO_STAGES)
+    with caplog.at_level("WARNING"):
+        plan_comparison(config, data_root, tmp_path / "even", 1)
+        assert caplog.records == []
+        plan_comparison(config, data_root, tmp_path / "odd", 1, overrides=["batch_size=5"])
+    assert [record.getMessage()[:86] for record in caplog.records] == \
+        ["12 training images in batches of 5: MindSpore leaves out the last 2 of each epoch (who"]
