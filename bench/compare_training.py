@@ -52,7 +52,7 @@ def row(case, summary):
             f"{verdict['bound']:.4f} | {'PASS' if verdict['passed'] else 'FAIL'} | "
             f"{ours['images_per_s'] / reference['images_per_s']:.2f}x | "
             f"{ours['median_epoch_images_per_s'] / reference['median_epoch_images_per_s']:.2f}x | "
-            f"{ours['wall_seconds'] / reference['wall_seconds']:.2f}x |")
+            f"{ours['wall_seconds'] / reference['wall_seconds']:.2f}x | {ours['cpu_seconds'] / reference['cpu_seconds']:.2f}x |")
 
 
 def main():
@@ -72,8 +72,8 @@ def main():
             make_data(data, SCENES, WIDTH, seed=0)
         summaries = {case: run_case(case, data, out, args.seeds) for case in cases}
     print("\n| config | start | MindSpore final mIoU | PyTorch final mIoU | difference | bound | verdict | "
-          "images/s MS/PT | median epoch MS/PT | wall time MS/PT |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "images/s MS/PT | median epoch MS/PT | wall time MS/PT | CPU time MS/PT |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for case, summary in summaries.items():
         print(row(case, summary))
     return 0 if all(summary["verdict"]["passed"] for summary in summaries.values()) else 1

@@ -15,6 +15,7 @@ epoch_<EEE>.pth (the last checkpoints.keep_last), best.pth and final.pth, erfnet
 """
 import json
 import logging
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,14 @@ class EpochPoint:
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """One framework's training under one seed: its epochs in order, and its wall time (start to end: graph
-    compilation, data loading, validation and checkpoints included)."""
+    """One framework's training under one seed: its epochs in order, its wall time and the CPU time of all its
+    threads and data-loading processes (both start to end: graph compilation, data loading, validation and
+    checkpoints included)."""
     framework: str
     seed: int
     points: tuple
     wall_seconds: float
+    cpu_seconds: float
 
     @property
     def final_miou(self):
@@ -101,6 +104,23 @@ class Comparison:
 
     def folder(self, framework, seed):
         return self.out_dir / framework / f"seed{seed}"
+
+
+class Clock:
+    """Wall and CPU time from its making: this process's threads, and the worker processes it has waited for
+    (torch's DataLoader workers end with each epoch)."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), self.cpu_now()
+
+    @staticmethod
+    def cpu_now():
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def elapsed(self):
+        """(wall seconds, CPU seconds) so far."""
+        return time.perf_counter() - self.wall, self.cpu_now() - self.cpu
 
 
 def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", overrides=()):
@@ -167,17 +187,17 @@ def train_mindspore_same_start(comparison, seed, folder, quiet):
 def run_mindspore(comparison, seed, quiet=False):
     """Trains the config in MindSpore under `seed`; returns its TrainingRun."""
     folder = comparison.folder("mindspore", seed)
-    started = time.perf_counter()
+    clock = Clock()
     if comparison.start == "same":
         train_mindspore_same_start(comparison, seed, folder, quiet)
     else:
         train_from_config(comparison.config_path, comparison.data_root, folder,
                           overrides=comparison.seed_overrides(seed), quiet=quiet)
-    wall = time.perf_counter() - started
+    wall, cpu = clock.elapsed()
     points = tuple(EpochPoint("mindspore", seed, line["stage"], line["epoch"], line["loss"], line["val_miou"],
                               line["images_per_s"], line["seconds"])
                    for line in read_metrics(folder, comparison.config(seed)))
-    return TrainingRun("mindspore", seed, points, wall)
+    return TrainingRun("mindspore", seed, points, wall, cpu)
 
 
 class ReferenceEpochs:
@@ -217,14 +237,14 @@ def run_pytorch(comparison, seed, quiet=False):
     config = comparison.config(seed)
     folder = comparison.folder("pytorch", seed)
     epochs = sum(stage.last_epoch - stage.first_epoch + 1 for stage in config.stages)
-    started = time.perf_counter()
+    clock = Clock()
     with progress(epochs, f"pytorch seed {seed}", unit="epoch", disable=quiet) as bar:
         on_epoch = ReferenceEpochs(config, seed, comparison.data_root, folder, bar)
         finals = train_reference(reference_run(config), comparison.data_root, folder, on_epoch=on_epoch)
     for position, state in finals.items():
         with atomic_output(folder / f"stage{position}" / "final.pth") as temporary:
             torch.save(with_prefix(state), temporary)
-    return TrainingRun("pytorch", seed, tuple(on_epoch.points), time.perf_counter() - started)
+    return TrainingRun("pytorch", seed, tuple(on_epoch.points), *clock.elapsed())
 
 
 RUNNERS = {"mindspore": run_mindspore, "pytorch": run_pytorch}
@@ -240,6 +260,6 @@ def compare_training(comparison, quiet=False):
                      f"start {comparison.start} -> {comparison.folder(framework, seed)}")
             run = RUNNERS[framework](comparison, seed, quiet)
             log.info(f"{FRAMEWORK_NAMES[framework]} seed {seed}: final val mIoU {run.final_miou:.4f}, "
-                     f"{run.images_per_s:.1f} training images/s, {run.wall_seconds:.0f} s")
+                     f"{run.images_per_s:.1f} training images/s, {run.wall_seconds:.0f} s ({run.cpu_seconds:.0f} s CPU)")
             runs.append(run)
     return runs

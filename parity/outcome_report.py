@@ -27,12 +27,14 @@ CSV_COLUMNS = ("framework", "seed", "stage", "epoch", "train_loss", "val_miou", 
 @dataclass(frozen=True)
 class FrameworkSummary:
     """A framework over its seeds: final val mIoUs, training images/s over all its epochs (data loading and
-    compilation included), the median of its epochs' images/s (the steady rate) and its runs' wall time."""
+    compilation included), the median of its epochs' images/s (the steady rate), and its runs' wall and CPU
+    time."""
     framework: str
     finals: tuple
     images_per_s: float
     median_epoch_images_per_s: float
     wall_seconds: float
+    cpu_seconds: float
 
     @property
     def mean(self):
@@ -72,7 +74,7 @@ def summarise(runs):
         rates = [point.images_per_s for run in own for point in run.points]
         summaries[framework] = FrameworkSummary(framework, tuple(run.final_miou for run in own),
                                                 sum(run.images for run in own) / seconds, float(np.median(rates)),
-                                                sum(run.wall_seconds for run in own))
+                                                sum(run.wall_seconds for run in own), sum(run.cpu_seconds for run in own))
     return summaries
 
 
@@ -85,30 +87,32 @@ def verdict(summaries):
 
 
 def runs_table(runs):
-    """One line per run: final val mIoU, best val mIoU, training images/s, wall time."""
-    lines = [f"{'framework':<10} {'seed':>4} {'final mIoU':>10} {'best mIoU':>9} {'images/s':>9} {'wall s':>7}"]
+    """One line per run: final val mIoU, best val mIoU, training images/s, wall and CPU time."""
+    lines = [f"{'framework':<10} {'seed':>4} {'final mIoU':>10} {'best mIoU':>9} {'images/s':>9} {'wall s':>7} "
+             f"{'CPU s':>7}"]
     for run in runs:
         best = max(point.val_miou for point in run.points if point.val_miou is not None)
         lines.append(f"{FRAMEWORK_NAMES[run.framework]:<10} {run.seed:>4} {run.final_miou:>10.4f} {best:>9.4f} "
-                     f"{run.images_per_s:>9.1f} {run.wall_seconds:>7.0f}")
+                     f"{run.images_per_s:>9.1f} {run.wall_seconds:>7.0f} {run.cpu_seconds:>7.0f}")
     return "\n".join(lines)
 
 
 def summary_table(summaries):
     """Per framework: final val mIoU mean, sd and range over seeds, training images/s (all epochs, and the
-    median epoch), wall time; then the MindSpore/PyTorch speed ratios."""
+    median epoch), wall and CPU time; then the MindSpore/PyTorch speed ratios."""
     lines = [f"{'framework':<10} {'seeds':>5} {'final mIoU mean':>15} {'sd':>7} {'min..max':>15} {'images/s':>9} "
-             f"{'median epoch':>12} {'wall s':>7}"]
+             f"{'median epoch':>12} {'wall s':>7} {'CPU s':>7}"]
     for framework, summary in summaries.items():
         sd = "-" if math.isnan(summary.sd) else f"{summary.sd:.4f}"
         span = f"{min(summary.finals):.4f}..{max(summary.finals):.4f}"
         lines.append(f"{FRAMEWORK_NAMES[framework]:<10} {len(summary.finals):>5} {summary.mean:>15.4f} {sd:>7} "
                      f"{span:>15} {summary.images_per_s:>9.1f} {summary.median_epoch_images_per_s:>12.1f} "
-                     f"{summary.wall_seconds:>7.0f}")
+                     f"{summary.wall_seconds:>7.0f} {summary.cpu_seconds:>7.0f}")
     ours, reference = summaries["mindspore"], summaries["pytorch"]
     lines.append(f"MindSpore/PyTorch: training images/s {ours.images_per_s / reference.images_per_s:.2f}x "
                  f"(median epoch {ours.median_epoch_images_per_s / reference.median_epoch_images_per_s:.2f}x), "
-                 f"wall time {ours.wall_seconds / reference.wall_seconds:.2f}x")
+                 f"wall time {ours.wall_seconds / reference.wall_seconds:.2f}x, "
+                 f"CPU time {ours.cpu_seconds / reference.cpu_seconds:.2f}x")
     return "\n".join(lines)
 
 
@@ -118,7 +122,7 @@ def write_summary_json(summaries, result, path):
                               "sd": None if math.isnan(summary.sd) else summary.sd,
                               "images_per_s": summary.images_per_s,
                               "median_epoch_images_per_s": summary.median_epoch_images_per_s,
-                              "wall_seconds": summary.wall_seconds}
+                              "wall_seconds": summary.wall_seconds, "cpu_seconds": summary.cpu_seconds}
                   for framework, summary in summaries.items()}
     verdict_fields = {"difference": result.difference, "bound": result.bound, "passed": result.passed,
                       "pooled_sd": None if math.isnan(result.pooled_sd) else result.pooled_sd, "rule": result.line()}

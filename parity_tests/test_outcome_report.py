@@ -18,7 +18,7 @@ def made_up_run(framework, seed, final, epochs=4, every=2, rate=10.0):
     """A run whose val mIoU climbs to `final`, validated every `every` epochs, `rate` images/s in 2 s epochs."""
     points = tuple(EpochPoint(framework, seed, 1, epoch, 2.0 / epoch, final * epoch / epochs if epoch % every == 0
                               else None, rate, 2.0) for epoch in range(1, epochs + 1))
-    return TrainingRun(framework, seed, points, wall_seconds=10.0 + seed)
+    return TrainingRun(framework, seed, points, wall_seconds=10.0 + seed, cpu_seconds=15.0 + seed)
 
 
 def runs_with(ours, reference, **kwargs):
@@ -72,11 +72,12 @@ def test_the_command_writes_its_files_and_exits_1_when_the_frameworks_disagree(t
                                                                                monkeypatch, capsys, ours, code):
     monkeypatch.setattr(parity.outcome, "compare_training", lambda comparison, quiet: runs_with(ours, (0.6, 0.62, 0.64)))
     args = SimpleNamespace(config=data_root_free_config, data=data_root_free_config.parent, out=tmp_path / "out",
-                           seeds=3, start="own", overrides=[], threads=0, device="CPU", quiet=True)
+                           seeds=3, start="own", overrides=[], torch_threads=0, device="CPU", quiet=True)
     monkeypatch.setattr(parity.outcome, "cityscapes_pairs", lambda root, split: [("image", "label")] * 4)
     assert compare_training.run(args) == code
     out = capsys.readouterr().out
-    assert ("verdict: PASS" in out) == (code == 0) and "MindSpore/PyTorch: training images/s 1.00x" in out
+    assert ("verdict: PASS" in out) == (code == 0)
+    assert "MindSpore/PyTorch: training images/s 1.00x (median epoch 1.00x), wall time 1.00x, CPU time 1.00x" in out
     assert (tmp_path / "out" / "curves.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["verdict"]["passed"] == (code == 0)

@@ -21,33 +21,26 @@ def add_arguments(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a config field for both frameworks, value in YAML (repeatable): "
                              "--set stages.1.epochs=[1,20]")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="compute threads of each framework (torch.set_num_threads and MindSpore's CPU kernel "
-                             "threads); 0 keeps each framework's default. One by default: on a busy CPU, torch's "
-                             "threads wait for each other (measured 10x slower with two)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch's compute threads (torch.set_num_threads); 0 keeps torch's default (one per "
+                             "core). One by default: on a CPU other processes share, torch's threads wait for each "
+                             "other at every op (two were 10x slower than one here); compare CPU time for speed")
     parser.add_argument("--device", default="CPU", choices=DEVICE_TARGETS,
                         help="MindSpore's device target (the PyTorch reference trains on the CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def set_threads(threads):
-    """Both frameworks' compute threads, `threads` each (0: their defaults)."""
-    if threads:
-        import mindspore as ms
-        import torch
-        torch.set_num_threads(threads)
-        ms.device_context.cpu.op_tuning.threads_num(threads)
 
 
 def run(args):
     from parity.outcome import compare_training, plan_comparison
     from parity.outcome_report import (plot_curves, runs_table, summarise, summary_table, verdict, write_curves_csv,
                                        write_summary_json)
-    if args.threads < 0:
-        raise UserError(f"--threads {args.threads}: must be 0 (the frameworks' defaults) or more")
+    if args.torch_threads < 0:
+        raise UserError(f"--torch-threads {args.torch_threads}: must be 0 (torch's default) or more")
     comparison = plan_comparison(args.config, args.data, args.out, args.seeds, args.start, args.overrides)
     select_device(args.device)
-    set_threads(args.threads)
+    if args.torch_threads:
+        import torch
+        torch.set_num_threads(args.torch_threads)
     runs = compare_training(comparison, quiet=args.quiet)
     write_curves_csv(runs, args.out / "curves.csv")
     title = f"{args.config.name}: {len(comparison.seeds)} seed(s), start {args.start}"
