@@ -52,14 +52,16 @@ def row(case, summary):
             f"{verdict['bound']:.4f} | {'PASS' if verdict['passed'] else 'FAIL'} | "
             f"{ours['images_per_s'] / reference['images_per_s']:.2f}x | "
             f"{ours['median_epoch_images_per_s'] / reference['median_epoch_images_per_s']:.2f}x | "
-            f"{ours['wall_seconds'] / reference['wall_seconds']:.2f}x | {ours['cpu_seconds'] / reference['cpu_seconds']:.2f}x |")
+            f"{ours['wall_seconds'] / reference['wall_seconds']:.2f}x | "
+            f"{ours['cpu_seconds'] / reference['cpu_seconds']:.2f}x |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=None, help="keep the comparisons here (default: a temporary folder)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the comparisons here (default: a temporary folder)")
     args = parser.parse_args()
     cases = args.cases.split(",")
     unknown = [case for case in cases if case not in CASES]

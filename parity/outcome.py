@@ -11,7 +11,8 @@ as a previous_encoder stage needs PyTorch's fresh decoder joined to MindSpore's 
 Folders: `<out>/mindspore/seed<k>/` is an `erfnet train` run folder (config.yaml, stage<N>/ with
 checkpoints, best.ckpt, final.ckpt, metrics.jsonl; with start "same" also start/ with the weights it started
 from); `<out>/pytorch/seed<k>/stage<N>/` (N: the config's stages counted from 1) holds the reference's
-epoch_<EEE>.pth (the last checkpoints.keep_last), best.pth and final.pth, erfnet_pytorch-keyed files `erfnet eval` reads.
+epoch_<EEE>.pth (the last checkpoints.keep_last), best.pth and final.pth, erfnet_pytorch-keyed files `erfnet eval`
+reads.
 """
 import json
 import logging
@@ -23,6 +24,7 @@ from typing import Optional
 
 import torch
 
+from data.cityscapes import find_samples
 from facts.atomic import atomic_output
 from facts.errors import UserError
 from facts.progress import progress
@@ -135,6 +137,8 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
     data_root, out_dir = Path(data_root), Path(out_dir)
     if not data_root.is_dir():
         raise UserError(f"{data_root}: no such data folder")
+    for split in ("train", "val"):
+        find_samples(data_root, split)  # every PNG read to its end: a bad file is named before anything trains
     try:
         images = len(cityscapes_pairs(data_root, "train"))
     except FileNotFoundError as error:
@@ -260,6 +264,7 @@ def compare_training(comparison, quiet=False):
                      f"start {comparison.start} -> {comparison.folder(framework, seed)}")
             run = RUNNERS[framework](comparison, seed, quiet)
             log.info(f"{FRAMEWORK_NAMES[framework]} seed {seed}: final val mIoU {run.final_miou:.4f}, "
-                     f"{run.images_per_s:.1f} training images/s, {run.wall_seconds:.0f} s ({run.cpu_seconds:.0f} s CPU)")
+                     f"{run.images_per_s:.1f} training images/s, {run.wall_seconds:.0f} s "
+                     f"({run.cpu_seconds:.0f} s CPU)")
             runs.append(run)
     return runs

@@ -74,7 +74,8 @@ def summarise(runs):
         rates = [point.images_per_s for run in own for point in run.points]
         summaries[framework] = FrameworkSummary(framework, tuple(run.final_miou for run in own),
                                                 sum(run.images for run in own) / seconds, float(np.median(rates)),
-                                                sum(run.wall_seconds for run in own), sum(run.cpu_seconds for run in own))
+                                                sum(run.wall_seconds for run in own),
+                                                sum(run.cpu_seconds for run in own))
     return summaries
 
 

@@ -119,3 +119,10 @@ def test_a_short_last_batch_is_announced_as_the_one_difference_of_the_epochs(dat
         plan_comparison(config, data_root, tmp_path / "odd", 1, overrides=["batch_size=5"])
     assert [record.getMessage()[:86] for record in caplog.records] == \
         ["12 training images in batches of 5: MindSpore leaves out the last 2 of each epoch (who"]
+
+
+def test_a_truncated_picture_is_named_before_anything_trains(copy_root, tmp_path):
+    image = sorted((copy_root / "leftImg8bit" / "val").glob("*/*.png"))[1]
+    image.write_bytes(image.read_bytes()[:300])
+    with pytest.raises(UserError, match=image.name):
+        plan_comparison(write_config(tmp_path, TWO_STAGES), copy_root, tmp_path / "out", 1)
