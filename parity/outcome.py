@@ -98,7 +98,7 @@ class Comparison:
     overrides: tuple = ()
 
     def config(self, seed):
-        """The config with `seed`, checked for what the reference cannot train."""
+        """The config as run under `seed` (the overrides applied)."""
         return read_config(self.config_path, self.seed_overrides(seed))
 
     def seed_overrides(self, seed):
@@ -148,6 +148,8 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
         log.warning(f"{images} training images in batches of {config.batch_size}: MindSpore leaves out the last "
                     f"{images % config.batch_size} of each epoch (whole batches only), the reference trains them as "
                     f"a short batch, as erfnet_pytorch does")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: is a file; --out names a folder")
     busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
     if busy:
         raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out")

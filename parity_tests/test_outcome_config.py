@@ -94,6 +94,9 @@ def test_a_folder_of_an_earlier_comparison_and_bad_counts_are_refused(data_root,
         plan_comparison(config, data_root, tmp_path / "new", 0)
     with pytest.raises(UserError, match="no such data folder"):
         plan_comparison(config, tmp_path / "nowhere", tmp_path / "new", 1)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(UserError, match="a_file: is a file; --out names a folder"):
+        plan_comparison(config, data_root, tmp_path / "a_file", 1)
 
 
 def test_seeds_count_up_from_the_configs_own(data_root, tmp_path):
