@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "eval": "score weights on a Cityscapes split: per-class IoU, mIoU, weighted loss, images/s",
     "infer": "predict images and write colour, overlay, trainId and labelId pictures",
     "export": "write a verified MINDIR or ONNX model for deployment",
+    "compare-training": "train one config in MindSpore and in the PyTorch reference, seed by seed, and compare "
+                        "the accuracy they reach",
 }
 
 

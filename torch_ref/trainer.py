@@ -130,6 +130,11 @@ def stage_model(stage, previous):
     return model
 
 
+def stage_seed(run, number):
+    """The seed of the run's 1-based stage `number`: its init, shuffling, augmentation and dropout draws."""
+    return run.seed + number - 1
+
+
 def seed_everything(seed):
     """Seeds python's `random`, numpy and torch: the augmentation, shuffling, init and dropout draws."""
     random.seed(seed)
@@ -172,7 +177,7 @@ def train_stage(run, stage, number, model, data_root, out_dir, on_epoch):
     set_dropout(model, stage)
     criterion = reference_loss(stage.network)
     optimizer = reference_optimizer(model, run)
-    loader = training_loader(run, stage.network, data_root, run.seed + number - 1)
+    loader = training_loader(run, stage.network, data_root, stage_seed(run, number))
     for epoch in range(stage.first_epoch, stage.last_epoch + 1):
         lr = poly_lr(run.lr0, epoch, stage.poly_epochs, run.power)
         set_lr(optimizer, lr)
@@ -196,7 +201,7 @@ def train_reference(run, data_root, out_dir, on_epoch=None):
     finals = {}
     model = None
     for number, stage in enumerate(run.stages, start=1):
-        seed_everything(run.seed + number - 1)
+        seed_everything(stage_seed(run, number))
         model = stage_model(stage, model)
         train_stage(run, stage, number, model, data_root, out_dir, on_epoch)
         finals[number] = {key: value.detach().clone() for key, value in model.state_dict().items()}

@@ -26,7 +26,7 @@ from train.dropout import install_seeded_dropout, network_state
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.step import TrainStep
-from train.validate import validate
+from train.validate import validate, validates_after
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class StageRunner:
             loss, seconds, images = self.train_epoch(epoch, step)
             record = {"stage": stage.number, "epoch": epoch, "loss": loss, "lr": lr, "val_miou": None,
                       "val_loss": None, "images_per_s": images / seconds, "seconds": seconds}
-            if epoch % config.validation.every == 0 or epoch == stage.last_epoch:
+            if validates_after(config, stage, epoch):
                 record["val_miou"], record["val_loss"] = self.validate(net, epoch)
                 last_miou = record["val_miou"]
                 if self.devices.is_writer:

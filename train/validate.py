@@ -21,6 +21,12 @@ class EncoderPrediction(nn.Cell):
         return ops.interpolate(scores, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
 
 
+def validates_after(config, stage, epoch):
+    """Whether training scores the val split after `epoch`: every `validation.every` epochs and after the
+    stage's last."""
+    return epoch % config.validation.every == 0 or epoch == stage.last_epoch
+
+
 def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False,
              skip_bad=False):
     """(val mIoU, val loss) of `net` on the val split, on every rank of `devices` (each holding the same network);
