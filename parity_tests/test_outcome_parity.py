@@ -31,6 +31,8 @@ LEARNED = 0.08  # val mIoU after 20 epochs (measured 0.11-0.16; 0.055-0.072 afte
 BOUND = 0.071
 TOO_SMALL_LR = "lr0=2.5e-4"
 
+pytestmark = pytest.mark.slow  # three training runs
+
 
 @pytest.fixture(scope="module")
 def one_torch_thread():
