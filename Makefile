@@ -16,10 +16,10 @@ demo: $(INSTALLED)
 	$(VENV)/bin/erfnet demo
 
 test: $(INSTALLED)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadgroup
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest -m "not slow"
+	$(PYTHON) -m pytest -n 2 --dist loadgroup -m "not slow"
 
 bench: $(INSTALLED)
 	@for script in bench/*.py; do $(PYTHON) $$script || exit 1; done

@@ -20,3 +20,12 @@ ms.set_context(mode=ms.PYNATIVE_MODE)
 @pytest.fixture(autouse=True)
 def pynative_mode():
     ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def pytest_collection_modifyitems(items):
+    """`make test` runs the suite on two pytest-xdist workers (--dist loadgroup). A module's tests stay on one
+    worker, so its module-scoped fixtures (trained runs) are built once; tests that share the session's
+    2-worker msrun run (msrun_runs.py) carry the group `two_worker_run` and so share one worker too."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

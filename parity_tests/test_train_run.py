@@ -146,6 +146,7 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(small_root, 
     assert temporaries(out) == []
 
 
+@pytest.mark.xdist_group("two_worker_run")  # shares msrun_runs.py's run with test_eval_devices.py
 def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worker_run, tmp_path):
     out, root = two_worker_run.out, two_worker_run.root
     digests = worker_digests(out / "msrun_logs", (0, 1), stage=2)
