@@ -56,6 +56,7 @@ def checkpoint_arrays(path):
     return read_weights(path).arrays
 
 
+@pytest.mark.xdist_group("train_run_smoke")
 def test_smoke_config_runs_all_four_stages(small_root, tmp_path):
     run = tmp_path / "run"
     results = train_from_config(SMOKE, small_root, run, quiet=True)
@@ -126,6 +127,7 @@ def assert_same_final(run, reference_run):
         np.testing.assert_array_equal(again[name], array, err_msg=name)
 
 
+@pytest.mark.xdist_group("train_run_whole_run")
 def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(small_root, whole_run, tmp_path):
     reference_run, reference = whole_run
     out = tmp_path / "killed"
@@ -158,6 +160,7 @@ def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worke
     assert worst <= 1e-5
 
 
+@pytest.mark.xdist_group("train_run_whole_run")
 def test_a_kill_inside_a_checkpoint_write_leaves_a_temporary_that_resume_removes(small_root, whole_run, tmp_path):
     """SIGKILL inside MindSpore's rename of epoch 2's checkpoint: MindSpore's finished temporary stays behind,
     epoch 2's checkpoint is missing; --resume removes the temporary, resumes after epoch 1 and ends bit-identical."""
@@ -190,6 +193,7 @@ def test_a_kill_while_a_run_records_its_config_leaves_a_folder_that_is_still_the
     assert temporaries(out) == [] and read_config(out / "config.yaml") == config
 
 
+@pytest.mark.xdist_group("train_run_whole_run")
 def test_resume_passes_over_a_damaged_checkpoint_to_the_newest_intact_one(small_root, whole_run, tmp_path, caplog):
     reference_run, reference = whole_run
     truncated_last, truncated_final = tmp_path / "last", tmp_path / "final"
@@ -263,6 +267,7 @@ def largest_difference(net, checkpoint):
     assert worst <= 1e-5
 
 
+@pytest.mark.xdist_group("train_run_stage1_job")
 def test_a_killed_msrun_worker_ends_the_job_and_resume_ends_bit_identical(small_root, stage1_job, tmp_path,
                                                                          capsys, monkeypatch):
     """Rank 1 is SIGKILLed 1 s after epoch 1's checkpoint appears, in the middle of epoch 2 (rank 0 waits for
@@ -291,6 +296,7 @@ def test_a_killed_msrun_worker_ends_the_job_and_resume_ends_bit_identical(small_
     assert_same_final(out, stage1_job)
 
 
+@pytest.mark.xdist_group("train_run_two_hosts")
 def test_two_hosts_of_two_workers_train_one_job_equal_to_one_process_averaging_four_shards(small_root, tmp_path):
     """scripts/run_distribute_train.sh launched twice with its multi-host variables (NODE_RANK 0 and 1, master
     on 127.0.0.1, CPU): the four ranks end with one digest, equal to one process averaging the four shards."""
