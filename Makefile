@@ -16,10 +16,10 @@ demo: $(INSTALLED)
 	$(VENV)/bin/erfnet demo
 
 test: $(INSTALLED)
-	$(PYTHON) -m pytest -n 2 --dist loadgroup
+	$(PYTHON) -m pytest -n 2 --dist loadscope
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest -n 2 --dist loadgroup -m "not slow"
+	$(PYTHON) -m pytest -n 2 --dist loadscope -m "not slow"
 
 bench: $(INSTALLED)
 	@for script in bench/*.py; do $(PYTHON) $$script || exit 1; done

@@ -20,14 +20,3 @@ ms.set_context(mode=ms.PYNATIVE_MODE)
 @pytest.fixture(autouse=True)
 def pynative_mode():
     ms.set_context(mode=ms.PYNATIVE_MODE)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the marks into its scheduling groups
-def pytest_collection_modifyitems(items):
-    """`make test` runs the suite on two pytest-xdist workers (--dist loadgroup). A module's tests stay on one
-    worker, so its module-scoped fixtures (trained runs) are built once, unless a test names its own group:
-    tests that share the session's 2-worker msrun run (msrun_runs.py) carry the group `two_worker_run`, and the
-    long tests of test_train_run.py are split by the fixtures they share."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

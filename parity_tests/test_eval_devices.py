@@ -32,8 +32,6 @@ from train.validate import validate
 HEIGHT = 32
 TIMEOUT = 400
 
-pytestmark = pytest.mark.xdist_group("two_worker_run")  # shares msrun_runs.py's run with test_train_run.py
-
 
 @pytest.fixture(scope="module")
 def seven_val(tmp_path_factory):
