@@ -8,6 +8,7 @@ peak (measured in the same run); results go to bench/results.json.
 
     python bench/speed.py                      # the whole table (about 25 minutes on 2 cores)
     python bench/speed.py --sizes 256x512 --batches 1 --train-batches 1 --repeats 3
+    python bench/speed.py --works train --sizes 512x1024 --train-batches 6 --runners torch ms-graph
     python bench/speed.py --device Ascend      # MindSpore only: images/s per card
 """
 import argparse
@@ -225,6 +226,9 @@ def main():
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="forward batch sizes")
     parser.add_argument("--train-batches", type=int, nargs="+", default=[1, 4, 6],
                         help="train step batch sizes (6: the recipe's, train/configs)")
+    parser.add_argument("--works", nargs="+", choices=list(RUNNERS), default=list(RUNNERS))
+    parser.add_argument("--runners", nargs="+", choices=RUNNERS["forward"], default=RUNNERS["forward"],
+                        help="the runners to measure (torch rows give the ratios)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after two warm-up runs; median kept")
     parser.add_argument("--device", default="CPU", choices=["CPU", "Ascend", "GPU"])
     parser.add_argument("--worker", nargs=4, metavar=("RUNNER", "WORK", "SIZE", "BATCH"), help=argparse.SUPPRESS)
@@ -241,9 +245,9 @@ def main():
         peak = None
         print(f"MindSpore on {args.device}, one card; images/s is per card", flush=True)
     rows = []
-    for work, runners in RUNNERS.items():
-        if args.device != "CPU":
-            runners = [runner for runner in runners if runner.startswith("ms-")]
+    for work in args.works:
+        runners = [runner for runner in RUNNERS[work] if runner in args.runners
+                   and (args.device == "CPU" or runner.startswith("ms-"))]
         for size in args.sizes:
             macs = forward_macs(*size)
             for batch in args.batches if work == "forward" else args.train_batches:
