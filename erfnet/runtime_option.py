@@ -10,7 +10,7 @@ ONNX_ENDING = ".onnx"
 
 def add_runtime_arguments(parser):
     parser.add_argument("--runtime", choices=RUNTIMES, default=None,
-                        help="mindspore (the default), or onnxruntime (this machine's fastest CPU inference, "
+                        help="mindspore (the default), or onnxruntime (the fastest CPU inference measured at 512x1024, "
                              "README 'Speed'): the weights are exported to ONNX once per input shape into "
                              f"{cache_folder()} ($XDG_CACHE_HOME/erfnet/onnx) and reused; an .onnx file given as "
                              "--weights is run as it is (its input shape must match the images')")
