@@ -1,11 +1,14 @@
-"""Speed of ms_erfnet against torch_ref on this machine: forward (eval mode) and a full train step (weighted
-loss, backward, Adam) at 512x1024 and 256x512, batch 1 and 4. Every measurement runs in its own process:
-warm-up, then the median of several runs, and that process's peak memory. MindSpore runs in graph and
-PyNative mode. The table gives the ratio ms/torch, the GFLOP/s achieved and its share of this machine's fp32
-GEMM peak (measured in the same run); results go to bench/results.json.
+"""Speed of ms_erfnet against torch_ref on this machine: forward (eval mode) at 512x1024 and 256x512, batch 1
+and 4, and a full train step (weighted loss, backward, Adam) at batch 1, 4 and 6 (the recipe's). Every
+measurement runs in its own process: warm-up, then the median of several runs, and that process's peak memory.
+MindSpore runs in graph and PyNative mode; the forward also runs in onnxruntime on the network exported as
+`erfnet eval/infer --runtime onnxruntime` exports it (eval.runtime; the export is in "first s" and its memory in
+"peak MB"). The table gives the ratio to torch, the GFLOP/s achieved and its share of this machine's fp32 GEMM
+peak (measured in the same run); results go to bench/results.json.
 
-    python bench/speed.py                      # the whole table (about 15 minutes on 2 cores)
-    python bench/speed.py --sizes 256x512 --batches 1 --repeats 3
+    python bench/speed.py                      # the whole table (about 25 minutes on 2 cores)
+    python bench/speed.py --sizes 256x512 --batches 1 --train-batches 1 --repeats 3
+    python bench/speed.py --works train --sizes 512x1024 --train-batches 6 --runners torch ms-graph
     python bench/speed.py --device Ascend      # MindSpore only: images/s per card
 """
 import argparse
@@ -26,8 +29,7 @@ from bench.timing import best_seconds  # noqa: E402
 from facts.atomic import atomic_output  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-RUNNERS = ("torch", "ms-graph", "ms-pynative")
-WORKS = ("forward", "train")
+RUNNERS = {"forward": ("torch", "ms-graph", "ms-pynative", "onnxruntime"), "train": ("torch", "ms-graph", "ms-pynative")}
 
 
 def forward_macs(height, width):
@@ -128,6 +130,20 @@ def ms_worker(work, mode, device, height, width, batch, repeats):
     return timed(step, repeats)
 
 
+def onnx_worker(height, width, batch, repeats):
+    import tempfile
+
+    import ms_erfnet
+    import mindspore as ms
+    import numpy as np
+    from eval.runtime import OnnxRuntime
+    ms.set_context(mode=ms.GRAPH_MODE)
+    images = np.random.default_rng(0).random((batch, 3, height, width), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as cache:
+        runtime = OnnxRuntime(ms_erfnet.ERFNet(20), batch_size=batch, cache=cache)
+        return timed(lambda: runtime(images).asnumpy(), repeats)
+
+
 def timed(step, repeats):
     start = time.perf_counter()
     step()
@@ -146,6 +162,8 @@ def run_worker(args):
     height, width = args.size
     if args.runner == "torch":
         result = torch_worker(args.work, height, width, args.batch, args.repeats)
+    elif args.runner == "onnxruntime":
+        result = onnx_worker(height, width, args.batch, args.repeats)
     else:
         result = ms_worker(args.work, args.runner.split("-")[1], args.device, height, width, args.batch, args.repeats)
     print(json.dumps(result))
@@ -205,7 +223,12 @@ def table(rows, peak):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=size_arg, nargs="+", default=[(512, 1024), (256, 512)])
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4], help="forward batch sizes")
+    parser.add_argument("--train-batches", type=int, nargs="+", default=[1, 4, 6],
+                        help="train step batch sizes (6: the recipe's, train/configs)")
+    parser.add_argument("--works", nargs="+", choices=list(RUNNERS), default=list(RUNNERS))
+    parser.add_argument("--runners", nargs="+", choices=RUNNERS["forward"], default=RUNNERS["forward"],
+                        help="the runners to measure (torch rows give the ratios)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after two warm-up runs; median kept")
     parser.add_argument("--device", default="CPU", choices=["CPU", "Ascend", "GPU"])
     parser.add_argument("--worker", nargs=4, metavar=("RUNNER", "WORK", "SIZE", "BATCH"), help=argparse.SUPPRESS)
@@ -214,7 +237,6 @@ def main():
         runner, work, size, batch = args.worker
         return run_worker(argparse.Namespace(runner=runner, work=work, size=size_arg(size), batch=int(batch),
                                              repeats=args.repeats, device=args.device))
-    runners = RUNNERS if args.device == "CPU" else RUNNERS[1:]
     check_device(args.device)
     if args.device == "CPU":
         peak = gemm_peak_gflops()
@@ -223,10 +245,12 @@ def main():
         peak = None
         print(f"MindSpore on {args.device}, one card; images/s is per card", flush=True)
     rows = []
-    for work in WORKS:
+    for work in args.works:
+        runners = [runner for runner in RUNNERS[work] if runner in args.runners
+                   and (args.device == "CPU" or runner.startswith("ms-"))]
         for size in args.sizes:
             macs = forward_macs(*size)
-            for batch in args.batches:
+            for batch in args.batches if work == "forward" else args.train_batches:
                 reference = None
                 for runner in runners:
                     result = measure(runner, work, size, batch, args.repeats, args.device)

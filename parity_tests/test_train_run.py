@@ -24,6 +24,7 @@ from convert.ms_io import load_checkpoint_file
 from erfnet.cli import main
 from facts.atomic import is_temporary
 from train.config import read_config
+from train.conv_grad import install_conv_gradients
 from ms_erfnet.devices import Devices
 from ms_erfnet.loss import WeightedCrossEntropy
 from data.make_data import make_data
@@ -244,6 +245,7 @@ def averaging_one_process(config, stage_number, root, shards, tmp_path):
     the gradients of the `shards` ranks' batches; returns (net, steps)."""
     stage = config.stage(stage_number)
     net, _, _ = stage_network(config, stage, Devices())
+    install_conv_gradients(net)  # the convolution gradients TrainStep computes on the CPU (train/step.py)
     net.set_train(True)
     optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
     loss_fn = WeightedCrossEntropy("encoder")

@@ -1,7 +1,6 @@
 """One training stage: build the network, start it from its initial weights or resume it, train its epochs
 of the poly curve, validate (every rank its shard of the val split), and write checkpoints and metrics (writer
 rank only)."""
-import hashlib
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from convert.network import build_network
 from convert.weights import Weights
 from data.cityscapes import find_samples
 from data.pipeline import dataset_rows, make_dataset, steps_per_epoch
+from facts.digest import arrays_digest
 from facts.errors import UserError
 from facts.progress import progress
 from ms_erfnet.collective import broadcast_parameters
@@ -39,15 +39,6 @@ class StageResult:
     best_miou: float
     last_miou: float
     digest: str
-
-
-def arrays_digest(arrays):
-    """sha256 of named arrays ({name: array}), in name order: equal for equal names and bytes."""
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.hexdigest()
 
 
 def weights_digest(net):

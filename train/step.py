@@ -6,6 +6,11 @@ the same result.
 Dropout masks are drawn in Python before each step (train/dropout.py) and read by the graph from Parameters,
 as is the learning rate, so neither recompiles the step.
 
+On the CPU the step's memory is kept down (README "Speed"): the non-bottleneck blocks' 3x1/1x3 convolutions get
+hand-written gradients (train/conv_grad.py) in place of MindSpore's backward kernels, which hold an im2col
+buffer per graph node, and in graph mode the step is compiled before its first run and the compiler's freed
+heap returned to the system (ms_erfnet/execution.py) before the run adds its own memory.
+
 Mixed precision (Ascend): `amp_level` O1/O2 through `mindspore.amp.auto_mixed_precision`, which keeps
 BatchNorm in float32; `loss_scale` is a number (static) or "dynamic". A step whose scaled gradients
 overflow is skipped, as MindSpore's loss scalers intend.
@@ -13,8 +18,10 @@ overflow is skipped, as MindSpore's loss scalers intend.
 import mindspore as ms
 from mindspore import amp, nn
 
+from ms_erfnet.execution import release_free_heap
 from ms_erfnet.loss import WeightedCrossEntropy
 from train.config import DYNAMIC
+from train.conv_grad import install_conv_gradients
 
 
 def loss_scaler(loss_scale):
@@ -30,6 +37,8 @@ class CompiledStep(nn.Cell):
 
     def __init__(self, net, optimizer, only_encode, data_parallel, loss_scale):
         super().__init__(auto_prefix=False)
+        if ms.get_context("device_target") == "CPU":
+            install_conv_gradients(net)
         self.net, self.optimizer, self.only_encode = net, optimizer, only_encode
         self.loss_fn = WeightedCrossEntropy("encoder" if only_encode else "full")
         self.scaler = loss_scaler(loss_scale)
@@ -63,8 +72,14 @@ class TrainStep:
         self.only_encode = network == "encoder"
         self.dropout = dropout
         self.compiled = CompiledStep(net, optimizer, self.only_encode, data_parallel, loss_scale)
+        self.compiled_shapes = set()
 
     def __call__(self, images, labels):
         if self.dropout is not None:
             self.dropout.draw(images.shape, self.only_encode)
+        shapes = (images.shape, labels.shape)
+        if ms.get_context("mode") == ms.GRAPH_MODE and shapes not in self.compiled_shapes:
+            self.compiled.compile(images, labels)
+            release_free_heap()
+            self.compiled_shapes.add(shapes)
         return float(self.compiled(images, labels).asnumpy())

@@ -5,9 +5,10 @@ import math
 from pathlib import Path
 
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
-from convert.network import full_network_weights, load_full_network
+from convert.network import full_network_weights
 from data.cityscapes import find_samples
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
+from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
 from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
 from facts.atomic import check_folder_writable, is_temporary
@@ -21,8 +22,8 @@ LOG_FOLDER = "msrun_logs"
 
 def add_arguments(parser):
     parser.add_argument("--weights", type=Path, required=True,
-                        help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file, or a folder: every weight file "
-                             "in it is evaluated and the best named")
+                        help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file, an .onnx file (run by onnxruntime), "
+                             "or a folder: every weight file in it is evaluated and the best named")
     parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
     parser.add_argument("--split", default="val", help="split to score")
     parser.add_argument("--height", type=int, default=512, help="inference height H (multiple of 8); the width "
@@ -38,6 +39,7 @@ def add_arguments(parser):
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
                              "values outside the table), each named on stderr, instead of stopping")
+    add_runtime_arguments(parser)
     add_device_arguments(parser, workers="each scores its shard of the split, the confusion matrices are summed, "
                                          f"rank 0 prints and writes the metrics (worker logs in {LOG_FOLDER}/ beside "
                                          "the metrics files)")
@@ -84,6 +86,7 @@ def run(args):
         raise UserError(f"--workers {args.workers}: must be at least 1")
     files = weight_files(args.weights)
     check_metrics_folders(files, args.metrics_out)
+    runtime = runtime_name(args, args.weights)
     if launches(args):
         return launch_evaluation(args, files)
     devices = join_devices(args)
@@ -91,7 +94,7 @@ def run(args):
     scores = {}
     for file in files:
         try:
-            net, _ = load_full_network(file)
+            net = open_runtime(args, file)
         except UserError as error:
             if len(files) == 1:
                 raise
@@ -102,7 +105,7 @@ def run(args):
                           quiet=not devices.is_writer, devices=devices, skip_bad=args.skip_bad)
         if devices.is_writer:
             print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height}"
-                                f"{f', {devices.size} workers' if devices.data_parallel else ''})"))
+                                f"{f', {devices.size} workers' if devices.data_parallel else ''}, {runtime})"))
             text_path, json_path = write_metrics(result, file, args.split, args.metrics_out)
             print(f"wrote {text_path} and {json_path}", flush=True)
         scores[file] = result.mean_iou

@@ -4,8 +4,9 @@ image was written, 1 when some could not be read or predicted (the rest are writ
 import sys
 from pathlib import Path
 
-from convert.network import full_network_weights, load_full_network
+from convert.network import full_network_weights
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
+from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
 from eval.infer import KINDS, check_kinds, find_images, infer_images
 from facts.atomic import check_folder_writable
 from facts.errors import UserError
@@ -17,7 +18,8 @@ LOG_FOLDER = "msrun_logs"
 
 def add_arguments(parser):
     parser.add_argument("--weights", type=Path, required=True,
-                        help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file of the full network")
+                        help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file of the full network, or an "
+                             ".onnx file (run by onnxruntime)")
     parser.add_argument("--input", type=Path, required=True,
                         help="an image, or a folder searched recursively for .png/.jpg/.jpeg/.bmp/.tif images")
     parser.add_argument("--out", type=Path, required=True,
@@ -29,6 +31,7 @@ def add_arguments(parser):
                              "photo), trainids (raw class map, 19 = void), labelids (Cityscapes ids for the "
                              "official evaluator, void -> 0)")
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
+    add_runtime_arguments(parser)
     add_device_arguments(parser, workers=f"each predicts its shard of the images (worker logs in "
                                          f"<out>/{LOG_FOLDER}/)")
 
@@ -41,12 +44,13 @@ def run(args):
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
     check_folder_writable(args.out)
+    runtime_name(args, args.weights)
     if launches(args):
         full_network_weights(args.weights)
         return launch(args, args.out / LOG_FOLDER)
     devices = join_devices(args)
     use_graph_mode()
-    net, _ = load_full_network(args.weights)
+    net = open_runtime(args, args.weights)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=not devices.is_writer,
                            devices=devices)
     if devices.is_writer:
