@@ -1,6 +1,7 @@
 """Shared pieces of the multi-worker tests: `erfnet` run in its own session with a time limit (a hung msrun
 job fails the test instead of the suite), and one 2-worker training run per session, which the training and
-evaluation tests share (every msrun job costs tens of seconds on 2 cores)."""
+evaluation tests share (every msrun job costs tens of seconds on 2 cores), and the one-process replay a
+data-parallel run is held to."""
 import os
 import signal
 import subprocess
@@ -8,9 +9,18 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import mindspore as ms
+import numpy as np
 import pytest
 
+from convert import read_weights
 from data.make_data import make_data
+from ms_erfnet.devices import Devices
+from ms_erfnet.loss import WeightedCrossEntropy
+from train.conv_grad import install_conv_gradients
+from train.optim import make_adam, set_learning_rate, trained_parameters
+from train.schedule import poly_learning_rate
+from train.stage import StageRunner, stage_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = "smoke"
@@ -59,3 +69,40 @@ def two_worker_run(tmp_path_factory):
         assert code == 0, stdout[-3000:] + stderr[-3000:]
         _RUNS.update(root=root, out=out, overrides=OVERRIDES)
     return SimpleNamespace(**_RUNS)
+
+
+def averaging_one_process(config, stage_number, root, shards, tmp_path):
+    """The network after one process trains stage `stage_number` of `config` (from scratch), each step averaging
+    the gradients of the `shards` ranks' batches; returns (net, steps)."""
+    stage = config.stage(stage_number)
+    net, _, _ = stage_network(config, stage, Devices())
+    install_conv_gradients(net)  # the convolution gradients TrainStep computes on the CPU (train/step.py)
+    net.set_train(True)
+    optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
+    loss_fn = WeightedCrossEntropy("encoder")
+    grad_fn = ms.value_and_grad(lambda x, y: loss_fn(net(x, True), y), None, optimizer.parameters)
+    steps = 0
+    for epoch in range(stage.first_epoch, stage.last_epoch + 1):
+        set_learning_rate(optimizer, poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power))
+        batches = [list(StageRunner(config, stage, root, tmp_path, Devices(rank, shards)).dataset(epoch)
+                        .create_dict_iterator(num_epochs=1, output_numpy=True)) for rank in range(shards)]
+        for step in zip(*batches):
+            grads = [grad_fn(ms.Tensor(batch["image"]), ms.Tensor(batch["label"]))[1] for batch in step]
+            optimizer(tuple(sum(rank_grads) / shards for rank_grads in zip(*grads)))
+            steps += 1
+    return net, steps
+
+
+def largest_difference(net, checkpoint):
+    """The largest |difference| between `net`'s trained parameters and those `checkpoint` holds."""
+    written = read_weights(checkpoint).arrays
+    return max(float(np.max(np.abs(p.asnumpy() - written[p.name]))) for p in net.trainable_params())
+    print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
+    assert worst <= 1e-5
+
+
+def worker_digests(log_dir, ranks, stage=1):
+    """The weights digest each of `ranks` logged at the end of `stage`."""
+    return [line.split()[-1] for rank in ranks
+            for line in (Path(log_dir) / f"worker_{rank}.log").read_text(errors="replace").splitlines()
+            if line.startswith(f"stage{stage} rank {rank} weights digest")]

@@ -1,4 +1,6 @@
-"""Evaluation on several devices equals evaluation on one: exact shards (every image once, also when the workers
+"""Evaluation on several devices equals evaluation on one, and the shared 2-worker training run these tests
+score equals one process averaging its ranks' gradients (here, so that one pytest worker runs every user of that
+run): exact shards (every image once, also when the workers
 do not divide the split), shard tallies that add up to the single-process tally, `erfnet eval` and `infer` on 2
 and 3 msrun workers against one process, validation inside a 2-worker training run against `erfnet eval` of
 its checkpoint, and `--device` / `--devices` mistakes reported before any worker starts."""
@@ -21,12 +23,14 @@ from erfnet.cli import main
 from erfnet.launch import EXIT_CODE_VARIABLE, exit_code
 from eval.evaluate import evaluate, tally_shard
 from eval_references import weight_files  # noqa: F401  (fixture)
+from facts.digest import arrays_digest
 from facts.errors import UserError
 from ms_erfnet.execution import use_graph_mode
 from ms_erfnet.devices import Devices, resolve_device, shard
 from console_lines import unwanted
-from msrun_runs import VAL_IMAGES, run_erfnet, two_worker_run, worker_log  # noqa: F401  (fixture)
-from train.stage import arrays_digest
+from msrun_runs import (VAL_IMAGES, averaging_one_process, largest_difference, run_erfnet,  # noqa: F401
+                        two_worker_run, worker_digests, worker_log)  # (two_worker_run: a fixture)
+from train.config import read_config
 from train.validate import validate
 
 HEIGHT = 32
@@ -221,3 +225,15 @@ def test_infer_on_two_workers_writes_every_output_once(two_worker_run, weight_fi
     assert sorted(path.relative_to(out) for path in out.rglob("*.png")) == written
     for relative in written:
         np.testing.assert_array_equal(png(out / relative), png(alone / relative), err_msg=str(relative))
+
+
+@pytest.mark.slow
+def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worker_run, tmp_path):
+    out, root = two_worker_run.out, two_worker_run.root
+    digests = worker_digests(out / "msrun_logs", (0, 1), stage=2)
+    assert len(digests) == 2 and digests[0] == digests[1], "both ranks hold the same trained weights"
+    net, steps = averaging_one_process(read_config("smoke", two_worker_run.overrides), 2, root, 2, tmp_path)
+    assert steps == 2
+    worst = largest_difference(net, out / "stage2" / "final.ckpt")
+    print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
+    assert worst <= 1e-5

@@ -1,7 +1,6 @@
 """Staged training end to end on generated data: the smoke config runs all four stages; a run killed with
 SIGKILL (anywhere, or inside a checkpoint write) and resumed ends with exactly the weights of an uninterrupted
-run and leaves no temporary behind; --resume passes over damaged checkpoints; `--devices 2` through msrun keeps
-both ranks identical and equals one process averaging the same per-rank gradients (the run of msrun_runs.py); a
+run and leaves no temporary behind; --resume passes over damaged checkpoints; a
 killed msrun worker ends the job at once with one line naming its rank, and --resume then ends bit-identical to
 the uninterrupted job; two simulated hosts of two workers each (scripts/run_distribute_train.sh) train one job
 equal to one process averaging the four shards' gradients."""
@@ -15,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import mindspore as ms
 import numpy as np
 import pytest
 
@@ -24,16 +22,11 @@ from convert.ms_io import load_checkpoint_file
 from erfnet.cli import main
 from facts.atomic import is_temporary
 from train.config import read_config
-from train.conv_grad import install_conv_gradients
-from ms_erfnet.devices import Devices
-from ms_erfnet.loss import WeightedCrossEntropy
 from data.make_data import make_data
-from msrun_runs import two_worker_run, worker_log  # noqa: F401  (fixture)
-from train.optim import make_adam, set_learning_rate, trained_parameters
+from msrun_runs import averaging_one_process, largest_difference, worker_digests
 from train.run import planned_run, train_from_config
 from train.run_folder import open_run
 from train.schedule import poly_learning_rate
-from train.stage import StageRunner, stage_network
 
 pytestmark = pytest.mark.slow  # every test here trains
 
@@ -57,7 +50,6 @@ def checkpoint_arrays(path):
     return read_weights(path).arrays
 
 
-@pytest.mark.xdist_group("train_run_smoke")
 def test_smoke_config_runs_all_four_stages(small_root, tmp_path):
     run = tmp_path / "run"
     results = train_from_config(SMOKE, small_root, run, quiet=True)
@@ -128,58 +120,6 @@ def assert_same_final(run, reference_run):
         np.testing.assert_array_equal(again[name], array, err_msg=name)
 
 
-@pytest.mark.xdist_group("train_run_whole_run")
-def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(small_root, whole_run, tmp_path):
-    reference_run, reference = whole_run
-    out = tmp_path / "killed"
-    process = subprocess.Popen(train_command(small_root, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    marker = out / "stage1" / "checkpoints" / "epoch_001.ckpt"
-    deadline = time.monotonic() + 240
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert marker.exists() and not (out / "stage1" / "final.ckpt").exists(), "killed before the end of epoch 1"
-    resumed = train_from_config(SMOKE, small_root, out, overrides=WITH_DROPOUT, stages="1", resume=True,
-                                quiet=True)[0]
-    assert resumed.digest == reference.digest
-    assert_same_final(out, reference_run)
-    epochs = [line for line in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]
-    assert len(epochs) == 3
-    assert temporaries(out) == []
-
-
-@pytest.mark.xdist_group("two_worker_run")  # shares msrun_runs.py's run with test_eval_devices.py
-def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worker_run, tmp_path):
-    out, root = two_worker_run.out, two_worker_run.root
-    digests = worker_digests(out / "msrun_logs", (0, 1), stage=2)
-    assert len(digests) == 2 and digests[0] == digests[1], "both ranks hold the same trained weights"
-    net, steps = averaging_one_process(read_config(SMOKE, two_worker_run.overrides), 2, root, 2, tmp_path)
-    assert steps == 2
-    worst = largest_difference(net, out / "stage2" / "final.ckpt")
-    print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
-    assert worst <= 1e-5
-
-
-@pytest.mark.xdist_group("train_run_whole_run")
-def test_a_kill_inside_a_checkpoint_write_leaves_a_temporary_that_resume_removes(small_root, whole_run, tmp_path):
-    """SIGKILL inside MindSpore's rename of epoch 2's checkpoint: MindSpore's finished temporary stays behind,
-    epoch 2's checkpoint is missing; --resume removes the temporary, resumes after epoch 1 and ends bit-identical."""
-    reference_run, reference = whole_run
-    out = tmp_path / "killed"
-    ended = subprocess.run(train_command(small_root, out), env=dict(os.environ, **faults(in_rename=".epoch_002.")),
-                           capture_output=True, timeout=JOB_TIMEOUT)
-    assert ended.returncode == -signal.SIGKILL
-    left = temporaries(out)
-    assert [path.name.startswith(".epoch_002.ckpt.") and path.name.endswith(".tmp.tmp") for path in left] == [True]
-    assert (out / left[0]).stat().st_size > 10 ** 6, "MindSpore had written the whole checkpoint"
-    assert not (out / "stage1" / "checkpoints" / "epoch_002.ckpt").exists()
-    resumed = train_from_config(SMOKE, small_root, out, overrides=WITH_DROPOUT, stages="1", resume=True,
-                                quiet=True)[0]
-    assert resumed.digest == reference.digest and temporaries(out) == []
-    assert_same_final(out, reference_run)
-
-
 def test_a_kill_while_a_run_records_its_config_leaves_a_folder_that_is_still_the_run(small_root, tmp_path):
     """The marker is written before config.yaml: killed between the two (inside config.yaml's rename), the folder
     is still a run, and the next command removes the temporary and writes the config."""
@@ -192,39 +132,6 @@ def test_a_kill_while_a_run_records_its_config_leaves_a_folder_that_is_still_the
     config, chosen = planned_run(SMOKE, small_root, out, WITH_DROPOUT, "1")
     open_run(out, config, chosen, resume=True)
     assert temporaries(out) == [] and read_config(out / "config.yaml") == config
-
-
-@pytest.mark.xdist_group("train_run_whole_run")
-def test_resume_passes_over_a_damaged_checkpoint_to_the_newest_intact_one(small_root, whole_run, tmp_path, caplog):
-    reference_run, reference = whole_run
-    truncated_last, truncated_final = tmp_path / "last", tmp_path / "final"
-    for copy in (truncated_last, truncated_final):
-        shutil.copytree(reference_run, copy)
-    (truncated_last / "stage1" / "final.ckpt").unlink()
-    for damaged in (truncated_last / "stage1" / "checkpoints" / "epoch_003.ckpt", truncated_final / "stage1" /
-                    "final.ckpt"):
-        os.chmod(damaged, 0o600)
-        data = damaged.read_bytes()
-        damaged.write_bytes(data[:len(data) // 2])
-    with caplog.at_level("INFO"):
-        resumed = train_from_config(SMOKE, small_root, truncated_last, overrides=WITH_DROPOUT, stages="1",
-                                    resume=True, quiet=True)[0]
-    assert resumed.digest == reference.digest
-    assert "passing over" in caplog.text and "epoch_003.ckpt" in caplog.text and "after epoch 2" in caplog.text
-    assert_same_final(truncated_last, reference_run)
-    caplog.clear()
-    with caplog.at_level("INFO"):
-        resumed = train_from_config(SMOKE, small_root, truncated_final, overrides=WITH_DROPOUT, stages="1",
-                                    resume=True, quiet=True)[0]
-    assert "final.ckpt" in caplog.text and "from its epoch checkpoints" in caplog.text
-    assert resumed.digest == reference.digest
-    assert_same_final(truncated_final, reference_run)
-
-
-def worker_digests(log_dir, ranks, stage=1):
-    return [line.split()[-1] for rank in ranks
-            for line in (Path(log_dir) / f"worker_{rank}.log").read_text(errors="replace").splitlines()
-            if line.startswith(f"stage{stage} rank {rank} weights digest")]
 
 
 def train_on_msrun(root, out, *extra):
@@ -240,87 +147,133 @@ def stage1_job(small_root, tmp_path_factory):
     return out
 
 
-def averaging_one_process(config, stage_number, root, shards, tmp_path):
-    """The network after one process trains stage `stage_number` of `config` (from scratch), each step averaging
-    the gradients of the `shards` ranks' batches; returns (net, steps)."""
-    stage = config.stage(stage_number)
-    net, _, _ = stage_network(config, stage, Devices())
-    install_conv_gradients(net)  # the convolution gradients TrainStep computes on the CPU (train/step.py)
-    net.set_train(True)
-    optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
-    loss_fn = WeightedCrossEntropy("encoder")
-    grad_fn = ms.value_and_grad(lambda x, y: loss_fn(net(x, True), y), None, optimizer.parameters)
-    steps = 0
-    for epoch in range(stage.first_epoch, stage.last_epoch + 1):
-        set_learning_rate(optimizer, poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power))
-        batches = [list(StageRunner(config, stage, root, tmp_path, Devices(rank, shards)).dataset(epoch)
-                        .create_dict_iterator(num_epochs=1, output_numpy=True)) for rank in range(shards)]
-        for step in zip(*batches):
-            grads = [grad_fn(ms.Tensor(batch["image"]), ms.Tensor(batch["label"]))[1] for batch in step]
-            optimizer(tuple(sum(rank_grads) / shards for rank_grads in zip(*grads)))
-            steps += 1
-    return net, steps
+class TestInterruptedRuns:
+    """Kills and damage on one device, against the uninterrupted run they share (whole_run). Classes keep
+    tests that share a fixture on one of `make test`'s workers (--dist loadscope) and let the long ones run side
+    by side."""
+
+    def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(self, small_root, whole_run, tmp_path):
+        reference_run, reference = whole_run
+        out = tmp_path / "killed"
+        process = subprocess.Popen(train_command(small_root, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        marker = out / "stage1" / "checkpoints" / "epoch_001.ckpt"
+        deadline = time.monotonic() + 240
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert marker.exists() and not (out / "stage1" / "final.ckpt").exists(), "killed before the end of epoch 1"
+        resumed = train_from_config(SMOKE, small_root, out, overrides=WITH_DROPOUT, stages="1", resume=True,
+                                    quiet=True)[0]
+        assert resumed.digest == reference.digest
+        assert_same_final(out, reference_run)
+        epochs = [line for line in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]
+        assert len(epochs) == 3
+        assert temporaries(out) == []
+
+    def test_a_kill_inside_a_checkpoint_write_leaves_a_temporary_that_resume_removes(self, small_root, whole_run,
+                                                                                      tmp_path):
+        """SIGKILL inside MindSpore's rename of epoch 2's checkpoint: MindSpore's finished temporary stays behind,
+        epoch 2's checkpoint is missing; --resume removes the temporary, resumes after epoch 1 and ends
+        bit-identical."""
+        reference_run, reference = whole_run
+        out = tmp_path / "killed"
+        ended = subprocess.run(train_command(small_root, out), env=dict(os.environ, **faults(in_rename=".epoch_002.")),
+                               capture_output=True, timeout=JOB_TIMEOUT)
+        assert ended.returncode == -signal.SIGKILL
+        left = temporaries(out)
+        assert [path.name.startswith(".epoch_002.ckpt.") and path.name.endswith(".tmp.tmp") for path in left] == [True]
+        assert (out / left[0]).stat().st_size > 10 ** 6, "MindSpore had written the whole checkpoint"
+        assert not (out / "stage1" / "checkpoints" / "epoch_002.ckpt").exists()
+        resumed = train_from_config(SMOKE, small_root, out, overrides=WITH_DROPOUT, stages="1", resume=True,
+                                    quiet=True)[0]
+        assert resumed.digest == reference.digest and temporaries(out) == []
+        assert_same_final(out, reference_run)
+
+    def test_resume_passes_over_a_damaged_checkpoint_to_the_newest_intact_one(self, small_root, whole_run, tmp_path,
+                                                                               caplog):
+        reference_run, reference = whole_run
+        truncated_last, truncated_final = tmp_path / "last", tmp_path / "final"
+        for copy in (truncated_last, truncated_final):
+            shutil.copytree(reference_run, copy)
+        (truncated_last / "stage1" / "final.ckpt").unlink()
+        for damaged in (truncated_last / "stage1" / "checkpoints" / "epoch_003.ckpt", truncated_final / "stage1" /
+                        "final.ckpt"):
+            os.chmod(damaged, 0o600)
+            data = damaged.read_bytes()
+            damaged.write_bytes(data[:len(data) // 2])
+        with caplog.at_level("INFO"):
+            resumed = train_from_config(SMOKE, small_root, truncated_last, overrides=WITH_DROPOUT, stages="1",
+                                        resume=True, quiet=True)[0]
+        assert resumed.digest == reference.digest
+        assert "passing over" in caplog.text and "epoch_003.ckpt" in caplog.text and "after epoch 2" in caplog.text
+        assert_same_final(truncated_last, reference_run)
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            resumed = train_from_config(SMOKE, small_root, truncated_final, overrides=WITH_DROPOUT, stages="1",
+                                        resume=True, quiet=True)[0]
+        assert "final.ckpt" in caplog.text and "from its epoch checkpoints" in caplog.text
+        assert resumed.digest == reference.digest
+        assert_same_final(truncated_final, reference_run)
 
 
-def largest_difference(net, checkpoint):
-    written = checkpoint_arrays(checkpoint)
-    return max(float(np.max(np.abs(p.asnumpy() - written[p.name]))) for p in net.trainable_params())
-    print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
-    assert worst <= 1e-5
+class TestDeadWorker:
+    """A killed msrun worker, against the uninterrupted 2-worker job (stage1_job)."""
+
+    def test_a_killed_msrun_worker_ends_the_job_and_resume_ends_bit_identical(self, small_root, stage1_job, tmp_path,
+                                                                             capsys, monkeypatch):
+        """Rank 1 is SIGKILLed 1 s after epoch 1's checkpoint appears, in the middle of epoch 2 (rank 0 waits for
+        it in the gradient all-reduce): the job ends by itself within seconds, exit 1, one line naming rank 1;
+        epoch 1's checkpoint is intact; --resume ends with the uninterrupted job's weights, bit for bit."""
+        out = tmp_path / "run"
+        checkpoint = out / "stage1" / "checkpoints" / "epoch_001.ckpt"
+        for key, value in faults(rank=1, after=checkpoint, delay=1).items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        assert train_on_msrun(small_root, out) == 1
+        ended = time.time()
+        _, stderr = capsys.readouterr()
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and "rank 1 was killed by SIGKILL" in lines[0], stderr
+        death = checkpoint.stat().st_mtime + 1
+        print(f"\njob ended {ended - death:.1f} s after rank 1 died")
+        assert ended - death < 30, "the job ends within seconds, not after MindSpore's heartbeat timeout"
+        load_checkpoint_file(checkpoint)  # CRC verified: intact
+        assert not (out / "stage1" / "checkpoints" / "epoch_002.ckpt").exists()
+        assert not (out / "stage1" / "final.ckpt").exists()
+        for key in ("ERFNET_KILL_RANK", "ERFNET_KILL_AFTER"):
+            monkeypatch.delenv(key)
+        assert train_on_msrun(small_root, out, "--resume") == 0
+        assert worker_digests(out / "msrun_logs", (0, 1)) == worker_digests(stage1_job / "msrun_logs", (0, 1))
+        assert_same_final(out, stage1_job)
 
 
-@pytest.mark.xdist_group("train_run_stage1_job")
-def test_a_killed_msrun_worker_ends_the_job_and_resume_ends_bit_identical(small_root, stage1_job, tmp_path,
-                                                                         capsys, monkeypatch):
-    """Rank 1 is SIGKILLed 1 s after epoch 1's checkpoint appears, in the middle of epoch 2 (rank 0 waits for
-    it in the gradient all-reduce): the job ends by itself within seconds, exit 1, one line naming rank 1;
-    epoch 1's checkpoint is intact; --resume ends with the uninterrupted job's weights, bit for bit."""
-    out = tmp_path / "run"
-    checkpoint = out / "stage1" / "checkpoints" / "epoch_001.ckpt"
-    for key, value in faults(rank=1, after=checkpoint, delay=1).items():
-        monkeypatch.setenv(key, value)
-    capsys.readouterr()
-    assert train_on_msrun(small_root, out) == 1
-    ended = time.time()
-    _, stderr = capsys.readouterr()
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "rank 1 was killed by SIGKILL" in lines[0], stderr
-    death = checkpoint.stat().st_mtime + 1
-    print(f"\njob ended {ended - death:.1f} s after rank 1 died")
-    assert ended - death < 30, "the job ends within seconds, not after MindSpore's heartbeat timeout"
-    load_checkpoint_file(checkpoint)  # CRC verified: intact
-    assert not (out / "stage1" / "checkpoints" / "epoch_002.ckpt").exists()
-    assert not (out / "stage1" / "final.ckpt").exists()
-    for key in ("ERFNET_KILL_RANK", "ERFNET_KILL_AFTER"):
-        monkeypatch.delenv(key)
-    assert train_on_msrun(small_root, out, "--resume") == 0
-    assert worker_digests(out / "msrun_logs", (0, 1)) == worker_digests(stage1_job / "msrun_logs", (0, 1))
-    assert_same_final(out, stage1_job)
+class TestTwoHosts:
+    """Two simulated hosts of two msrun workers each."""
 
-
-@pytest.mark.xdist_group("train_run_two_hosts")
-def test_two_hosts_of_two_workers_train_one_job_equal_to_one_process_averaging_four_shards(small_root, tmp_path):
-    """scripts/run_distribute_train.sh launched twice with its multi-host variables (NODE_RANK 0 and 1, master
-    on 127.0.0.1, CPU): the four ranks end with one digest, equal to one process averaging the four shards."""
-    out, overrides = tmp_path / "run", ["stages.1.epochs=[1,1]", "batch_size=2"]
-    env = dict(os.environ, WORKERS_TOTAL="4", WORKERS_PER_NODE="2", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT=str(random.randint(20000, 40000)), DEVICE="CPU",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    command = ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(SMOKE), str(small_root), str(out),
-               "--stages", "1", "--quiet", *[f"--set={o}" for o in overrides]]
-    nodes = [subprocess.Popen(command, env=dict(env, NODE_RANK=str(rank)), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
-    try:
-        outputs = [node.communicate(timeout=JOB_TIMEOUT)[0] for node in nodes]
-    finally:
-        for node in nodes:
-            end_process_tree(node)
-    assert [node.returncode for node in nodes] == [0, 0], outputs
-    digests = worker_digests(out / "msrun_logs", range(4))
-    assert len(digests) == 4 and len(set(digests)) == 1, "all four ranks hold the same trained weights"
-    net, steps = averaging_one_process(read_config(SMOKE, overrides), 1, small_root, 4, tmp_path)
-    assert steps == 1
-    worst = largest_difference(net, out / "stage1" / "final.ckpt")
-    print(f"\n2 hosts x 2 msrun workers vs one process averaging 4 shards: max |difference| {worst:.2e}")
-    assert worst <= 1e-5
+    def test_two_hosts_of_two_workers_train_one_job_equal_to_one_process_averaging_four_shards(self, small_root,
+                                                                                                 tmp_path):
+        """scripts/run_distribute_train.sh launched twice with its multi-host variables (NODE_RANK 0 and 1, master
+        on 127.0.0.1, CPU): the four ranks end with one digest, equal to one process averaging the four shards."""
+        out, overrides = tmp_path / "run", ["stages.1.epochs=[1,1]", "batch_size=2"]
+        env = dict(os.environ, WORKERS_TOTAL="4", WORKERS_PER_NODE="2", MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(random.randint(20000, 40000)), DEVICE="CPU",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        command = ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(SMOKE), str(small_root), str(out),
+                   "--stages", "1", "--quiet", *[f"--set={o}" for o in overrides]]
+        nodes = [subprocess.Popen(command, env=dict(env, NODE_RANK=str(rank)), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+        try:
+            outputs = [node.communicate(timeout=JOB_TIMEOUT)[0] for node in nodes]
+        finally:
+            for node in nodes:
+                end_process_tree(node)
+        assert [node.returncode for node in nodes] == [0, 0], outputs
+        digests = worker_digests(out / "msrun_logs", range(4))
+        assert len(digests) == 4 and len(set(digests)) == 1, "all four ranks hold the same trained weights"
+        net, steps = averaging_one_process(read_config(SMOKE, overrides), 1, small_root, 4, tmp_path)
+        assert steps == 1
+        worst = largest_difference(net, out / "stage1" / "final.ckpt")
+        print(f"\n2 hosts x 2 msrun workers vs one process averaging 4 shards: max |difference| {worst:.2e}")
+        assert worst <= 1e-5
