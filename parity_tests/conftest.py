@@ -1,12 +1,13 @@
 """Suite-wide settings: hypothesis without deadlines (MindSpore's first kernel calls are slow), the same
 examples on every CI run (CI=true: derandomized, so a landing never depends on a lucky draw; developers'
-runs explore new ones), and MindSpore on the CPU in PyNative mode unless a test says otherwise: every test
-starts in PyNative mode (training switches to graph mode in-process)."""
+runs explore new ones), torch on one thread, and MindSpore on the CPU in PyNative mode unless a test says
+otherwise: every test starts in PyNative mode (training switches to graph mode in-process)."""
 import os
 
 import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=True,
@@ -14,6 +15,9 @@ settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=Tr
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("erfnet")
 ms.set_device("CPU")
+# The reference computes on one torch thread, as compare-training does: on 2 cores that two pytest workers and
+# MindSpore share, torch's two threads wait for each other at every op of these small tensors.
+torch.set_num_threads(1)
 ms.set_context(mode=ms.PYNATIVE_MODE)
 
 

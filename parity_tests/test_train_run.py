@@ -1,5 +1,5 @@
 """Staged training end to end on generated data: the smoke config runs all four stages; a run killed with
-SIGKILL (anywhere, or inside a checkpoint write) and resumed ends with exactly the weights of an uninterrupted
+SIGKILL inside a checkpoint write (or inside the write of its config) and resumed ends with exactly the weights of an uninterrupted
 run and leaves no temporary behind; --resume passes over damaged checkpoints; a
 killed msrun worker ends the job at once with one line naming its rank, and --resume then ends bit-identical to
 the uninterrupted job; two simulated hosts of two workers each (scripts/run_distribute_train.sh) train one job
@@ -76,9 +76,6 @@ def test_smoke_config_runs_all_four_stages(small_root, tmp_path):
         np.testing.assert_array_equal(finals[2][name], finals[3][name])
         np.testing.assert_array_equal(finals[3][name], finals[4][name])
     assert main(["train", "--config", str(SMOKE), "--data", str(small_root), "--out", str(run)]) == 2
-    again = train_from_config(SMOKE, small_root, tmp_path / "again", stages="3", init=run / "stage2" / "final.ckpt",
-                              quiet=True)
-    assert again[0].digest == results[2].digest, "--init FILE gives stage 3 the start it had after stage 2"
 
 
 def train_command(root, out, *extra):
@@ -152,25 +149,6 @@ class TestInterruptedRuns:
     tests that share a fixture on one of `make test`'s workers (--dist loadscope) and let the long ones run side
     by side."""
 
-    def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(self, small_root, whole_run, tmp_path):
-        reference_run, reference = whole_run
-        out = tmp_path / "killed"
-        process = subprocess.Popen(train_command(small_root, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        marker = out / "stage1" / "checkpoints" / "epoch_001.ckpt"
-        deadline = time.monotonic() + 240
-        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        assert marker.exists() and not (out / "stage1" / "final.ckpt").exists(), "killed before the end of epoch 1"
-        resumed = train_from_config(SMOKE, small_root, out, overrides=WITH_DROPOUT, stages="1", resume=True,
-                                    quiet=True)[0]
-        assert resumed.digest == reference.digest
-        assert_same_final(out, reference_run)
-        epochs = [line for line in (out / "stage1" / "metrics.jsonl").read_text().splitlines()]
-        assert len(epochs) == 3
-        assert temporaries(out) == []
-
     def test_a_kill_inside_a_checkpoint_write_leaves_a_temporary_that_resume_removes(self, small_root, whole_run,
                                                                                       tmp_path):
         """SIGKILL inside MindSpore's rename of epoch 2's checkpoint: MindSpore's finished temporary stays behind,
@@ -189,6 +167,8 @@ class TestInterruptedRuns:
                                     quiet=True)[0]
         assert resumed.digest == reference.digest and temporaries(out) == []
         assert_same_final(out, reference_run)
+        epochs = (out / "stage1" / "metrics.jsonl").read_text().splitlines()
+        assert len(epochs) == 3, "epoch 2's line, written before its lost checkpoint, was trimmed and written again"
 
     def test_resume_passes_over_a_damaged_checkpoint_to_the_newest_intact_one(self, small_root, whole_run, tmp_path,
                                                                                caplog):
