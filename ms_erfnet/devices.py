@@ -69,10 +69,13 @@ def resolve_device(target, workers=1):
 
 
 def select_device(target):
-    """Set MindSpore's device target (see `resolve_device`); returns it."""
+    """Set MindSpore's device target (see `resolve_device`); returns it. A process that already runs on that
+    target (the demo calls `erfnet eval` after training, in one process) keeps it: MindSpore refuses to set a
+    device once its runtime is up."""
     import mindspore as ms
     target = resolve_device(target)
-    ms.set_device(target)
+    if ms.get_context("device_target") != target:
+        ms.set_device(target)
     return target
 
 
