@@ -4,7 +4,6 @@ offer exist (--skip-bad, --metrics-out) and do what they say, and a weights fold
 scored."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
