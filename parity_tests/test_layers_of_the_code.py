@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from source_imports import absolute_imports
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (("facts",), ("ms_erfnet", "torch_ref"), ("convert",), ("data",), ("eval",), ("train",), ("parity",),
           ("erfnet",))
@@ -16,16 +18,7 @@ COMMAND_LINE = "erfnet"
 
 def project_imports(path):
     """(line, imported project package) for every import in the file."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [(node.lineno, name.split(".")[0]) for name in names if name.split(".")[0] in RANK]
-    return found
+    return [(line, name) for line, name in absolute_imports(path) if name in RANK]
 
 
 def violations(package):

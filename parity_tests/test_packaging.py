@@ -1,7 +1,6 @@
 """The package installs like one: every third-party module the code imports is a declared dependency, the
 constraints file `make` installs with pins each of them inside its declared range, and a wheel built from the
 tree and installed elsewhere finds its shipped configs and layer table from any working folder."""
-import ast
 import functools
 import shutil
 import subprocess
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from source_imports import absolute_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -32,16 +33,9 @@ def imported_modules(folders, root=ROOT):
     found = {}
     for folder in folders:
         for path in sorted((root / folder).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                for name in (name.split(".")[0] for name in names):
-                    if name not in sys.stdlib_module_names and name not in local:
-                        found.setdefault(name, f"{path.relative_to(root)}:{node.lineno}")
+            for line, name in absolute_imports(path):
+                if name not in sys.stdlib_module_names and name not in local:
+                    found.setdefault(name, f"{path.relative_to(root)}:{line}")
     return found
 
 
