@@ -17,8 +17,9 @@ reads.
 import json
 import logging
 import resource
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +35,7 @@ from parity.outcome_starts import PREVIOUS_ENCODER, join_encoder_and_decoder, wr
 from torch_ref.checkpoint import save_checkpoint, with_prefix
 from torch_ref.cityscapes import cityscapes_pairs
 from torch_ref.trainer import train_reference
-from train.config import read_config
+from train.config import config_file, read_config
 from train.run import train_from_config
 from train.validate import validates_after
 
@@ -44,6 +45,8 @@ FRAMEWORKS = ("mindspore", "pytorch")
 FRAMEWORK_NAMES = {"mindspore": "MindSpore", "pytorch": "PyTorch"}
 STARTS = ("own", "same")
 OUTPUTS = ("curves.csv", "curves.png", "summary.json")
+RUN_RECORD = "run.json"  # in a run's folder once the run has ended: its TrainingRun, what --resume keeps
+PLAN_RECORD = "comparison.json"  # in --out: what is compared, so --resume refuses a different comparison
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,14 @@ class TrainingRun:
 @dataclass(frozen=True)
 class Comparison:
     """What to compare: a config file with `overrides` ("dotted.path=value"), a Cityscapes root, the output
-    folder, the seeds and the start mode."""
+    folder, the seeds and the start mode; `resume` keeps the runs an interrupted comparison finished."""
     config_path: Path
     data_root: Path
     out_dir: Path
     seeds: tuple
     start: str = "own"
     overrides: tuple = ()
+    resume: bool = False
 
     def config(self, seed):
         """The config as run under `seed` (the overrides applied)."""
@@ -106,6 +110,11 @@ class Comparison:
 
     def folder(self, framework, seed):
         return self.out_dir / framework / f"seed{seed}"
+
+    def plan(self):
+        """What makes two comparisons the same one (the config's content, not its path)."""
+        return {"config": config_file(self.config_path).read_text(), "seeds": list(self.seeds), "start": self.start,
+                "overrides": list(self.overrides)}
 
 
 class Clock:
@@ -125,9 +134,9 @@ class Clock:
         return time.perf_counter() - self.wall, self.cpu_now() - self.cpu
 
 
-def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", overrides=()):
+def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", overrides=(), resume=False):
     """A checked Comparison of `seed_count` seeds from the config's own; every mistake a UserError before
-    anything trains."""
+    anything trains. With `resume`, an --out of an earlier comparison is continued if it compared the same."""
     if seed_count < 1:
         raise UserError(f"--seeds {seed_count}: must be at least 1")
     if start not in STARTS:
@@ -150,11 +159,39 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
                     f"a short batch, as erfnet_pytorch does")
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; --out names a folder")
-    busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
-    if busy:
-        raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out")
     seeds = tuple(config.seed + k for k in range(seed_count))
-    return Comparison(Path(config_path), data_root, out_dir, seeds, start, tuple(overrides))
+    comparison = Comparison(Path(config_path), data_root, out_dir, seeds, start, tuple(overrides), resume)
+    busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
+    if busy and not resume:
+        raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out, "
+                        f"or --resume to continue it")
+    if busy:
+        check_same_plan(comparison)
+    return comparison
+
+
+def check_same_plan(comparison):
+    """Refuses to resume into an --out that holds another comparison (another config, seeds, start or --set)."""
+    path = comparison.out_dir / PLAN_RECORD
+    if not path.is_file():
+        raise UserError(f"{comparison.out_dir}: holds no {PLAN_RECORD}, so what it compared is unknown; use another "
+                        f"--out")
+    earlier = json.loads(path.read_text())
+    different = [field for field, value in comparison.plan().items() if earlier.get(field) != value]
+    if different:
+        raise UserError(f"{comparison.out_dir}: holds a comparison with another {', '.join(different)}; --resume "
+                        f"continues only the same comparison (use another --out)")
+
+
+def save_run(run, folder):
+    with atomic_output(folder / RUN_RECORD) as temporary:
+        temporary.write_text(json.dumps(asdict(run), indent=1) + "\n")
+
+
+def load_run(path):
+    record = json.loads(path.read_text())
+    points = tuple(EpochPoint(**point) for point in record.pop("points"))
+    return TrainingRun(points=points, **record)
 
 
 def read_metrics(run_dir, config):
@@ -257,14 +294,26 @@ RUNNERS = {"mindspore": run_mindspore, "pytorch": run_pytorch}
 
 
 def compare_training(comparison, quiet=False):
-    """Trains every seed in both frameworks, alternating; returns the TrainingRuns in that order."""
+    """Trains every seed in both frameworks, alternating; returns the TrainingRuns in that order. Each ended run
+    leaves its record; with `resume`, a run that has one is kept and one that has not starts again."""
+    with atomic_output(comparison.out_dir / PLAN_RECORD) as temporary:
+        temporary.write_text(json.dumps(comparison.plan(), indent=1) + "\n")
     runs = []
     total = len(comparison.seeds) * len(FRAMEWORKS)
     for seed in comparison.seeds:
         for framework in FRAMEWORKS:
+            folder = comparison.folder(framework, seed)
+            if comparison.resume and (folder / RUN_RECORD).is_file():
+                runs.append(load_run(folder / RUN_RECORD))
+                log.info(f"compare-training run {len(runs)}/{total}: {FRAMEWORK_NAMES[framework]}, seed {seed}: "
+                         f"kept from {folder / RUN_RECORD}")
+                continue
+            if folder.exists():
+                shutil.rmtree(folder)  # an interrupted run: it starts again
             log.info(f"compare-training run {len(runs) + 1}/{total}: {FRAMEWORK_NAMES[framework]}, seed {seed}, "
-                     f"start {comparison.start} -> {comparison.folder(framework, seed)}")
+                     f"start {comparison.start} -> {folder}")
             run = RUNNERS[framework](comparison, seed, quiet)
+            save_run(run, folder)
             log.info(f"{FRAMEWORK_NAMES[framework]} seed {seed}: final val mIoU {run.final_miou:.4f}, "
                      f"{run.images_per_s:.1f} training images/s, {run.wall_seconds:.0f} s "
                      f"({run.cpu_seconds:.0f} s CPU)")

@@ -73,7 +73,8 @@ def test_the_command_writes_its_files_and_exits_1_when_the_frameworks_disagree(t
     monkeypatch.setattr(parity.outcome, "compare_training",
                         lambda comparison, quiet: runs_with(ours, (0.6, 0.62, 0.64)))
     args = SimpleNamespace(config=data_root_free_config, data=data_root_free_config.parent, out=tmp_path / "out",
-                           seeds=3, start="own", overrides=[], torch_threads=0, device="CPU", quiet=True)
+                           seeds=3, start="own", overrides=[], torch_threads=0, device="CPU", quiet=True,
+                           resume=False)
     monkeypatch.setattr(parity.outcome, "cityscapes_pairs", lambda root, split: [("image", "label")] * 4)
     monkeypatch.setattr(parity.outcome, "find_samples", lambda root, split: [])
     assert compare_training.run(args) == code

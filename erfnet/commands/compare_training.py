@@ -28,6 +28,9 @@ def add_arguments(parser):
                              "other at every op (two were 10x slower than one here); compare CPU time for speed")
     parser.add_argument("--device", default="CPU", choices=DEVICE_TARGETS,
                         help="MindSpore's device target (the PyTorch reference trains on the CPU)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted comparison in --out: runs that ended are kept, the one that "
+                             "was cut off starts again (the config, seeds, start and --set must be the same)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -37,7 +40,8 @@ def run(args):
                                        write_summary_json)
     if args.torch_threads < 0:
         raise UserError(f"--torch-threads {args.torch_threads}: must be 0 (torch's default) or more")
-    comparison = plan_comparison(args.config, args.data, args.out, args.seeds, args.start, args.overrides)
+    comparison = plan_comparison(args.config, args.data, args.out, args.seeds, args.start, args.overrides,
+                                 args.resume)
     select_device(args.device)
     if args.torch_threads:
         import torch
