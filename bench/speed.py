@@ -4,7 +4,7 @@ measurement runs in its own process: warm-up, then the median of several runs, a
 MindSpore runs in graph and PyNative mode; the forward also runs in onnxruntime on the network exported as
 `erfnet eval/infer --runtime onnxruntime` exports it (eval.runtime; the export is in "first s" and its memory in
 "peak MB"). The table gives the ratio to torch, the GFLOP/s achieved and its share of this machine's fp32 GEMM
-peak (measured in the same run); results go to bench/results.json.
+peak (measured in the same run); results go to bench/results/speed.json.
 
     python bench/speed.py                      # the whole table (about 25 minutes on 2 cores)
     python bench/speed.py --sizes 256x512 --batches 1 --train-batches 1 --repeats 3
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.timing import best_seconds  # noqa: E402
 from facts.atomic import atomic_output  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "speed.json"
 RUNNERS = {"forward": ("torch", "ms-graph", "ms-pynative", "onnxruntime"), "train": ("torch", "ms-graph", "ms-pynative")}
 
 

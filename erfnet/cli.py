@@ -48,6 +48,17 @@ def build_parser():
     return parser
 
 
+def command_parser(name, module=None):
+    """The parser of subcommand `name` with all its options (its module imported unless given)."""
+    module = module or importlib.import_module(command_module(name))
+    sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=SUBCOMMANDS[name],
+                                  formatter_class=HelpFormatter)
+    sub.add_argument("--verbose", action="store_true",
+                     help="debug lines, and MindSpore's own log (hidden otherwise unless GLOG_v is set)")
+    module.add_arguments(sub)
+    return sub
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -55,14 +66,9 @@ def main(argv=None):
         parser.parse_args(argv)
         return 2
     name, rest = argv[0], argv[1:]
-    sub = argparse.ArgumentParser(prog=f"erfnet {name}", description=SUBCOMMANDS[name],
-                                  formatter_class=HelpFormatter)
-    sub.add_argument("--verbose", action="store_true",
-                     help="debug lines, and MindSpore's own log (hidden otherwise unless GLOG_v is set)")
     set_up_logging("--verbose" in rest)  # before the command's module imports MindSpore, which reads GLOG_v
     module = importlib.import_module(command_module(name))
-    module.add_arguments(sub)
-    args = sub.parse_args(rest)
+    args = command_parser(name, module).parse_args(rest)
     args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
     try:
         return module.run(args)
