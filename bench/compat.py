@@ -12,6 +12,7 @@ run again unless --again. Writes bench/results/compat.json and compat.md and pri
     python bench/compat.py                                  # every pair (hours on 2 cores)
     python bench/compat.py --pairs 3.11:2.7.1 3.11:2.9.0    # some pairs
     python bench/compat.py --pairs 3.11:2.7.1 --skip timing fast
+    python bench/compat.py --pairs 3.11:2.7.1 --reuse       # after an interruption: its venv, installed
 """
 import argparse
 import glob
@@ -50,6 +51,7 @@ import sys, numpy as np
 from convert import read_weights
 np.savez(sys.argv[2], **read_weights(sys.argv[1]).arrays)
 """
+KEPT_SCRIPT = "import importlib.metadata as m, sys; v = m.version('mindspore'); print(v); sys.exit(v != sys.argv[1])"
 REFERENCE_SCRIPT = """
 import sys, torch
 from torch_ref.random_weights import upstream_state_dict
@@ -116,9 +118,7 @@ def install(row, clone, interpreter_path):
     row.step("torch", [row.bin("pip"), "install", "--quiet", TORCH], cwd=row.folder)
     row.step("mindspore", [row.bin("pip"), "install", "--quiet", f"mindspore=={row.mindspore}"], cwd=row.folder)
     row.step("project", [row.bin("pip"), "install", "--quiet", f"{clone}[test]"], cwd=row.folder)
-    row.step("mindspore kept", [row.bin("python"), "-c", "import importlib.metadata as m, sys; "
-                                "v = m.version('mindspore'); print(v); sys.exit(v != sys.argv[1])", row.mindspore],
-             cwd=row.folder)
+    row.step("mindspore kept", [row.bin("python"), "-c", KEPT_SCRIPT, row.mindspore], cwd=row.folder)
 
 
 def end_to_end(row, cross):
@@ -201,15 +201,21 @@ def table(results):
     return "\n".join(lines)
 
 
-def run_pair(python, mindspore, work, clone, cross, skip):
+def run_pair(python, mindspore, work, clone, cross, skip, reuse):
     row = Row(python, mindspore, work)
-    shutil.rmtree(row.folder, ignore_errors=True)
+    reused = reuse and (row.venv / "bin" / "erfnet").is_file()
+    shutil.rmtree(row.flow, ignore_errors=True)
+    shutil.rmtree(row.logs, ignore_errors=True)
+    if not reused:
+        shutil.rmtree(row.folder, ignore_errors=True)
     row.flow.mkdir(parents=True)
-    print(f"{row.name}:", flush=True)
+    print(f"{row.name}:" + (" (the venv an interrupted run left)" if reused else ""), flush=True)
     started = time.perf_counter()
     found = interpreter(python)
     if found is None:
         row.failed = {"step": "python", "reason": f"no python{python} on PATH or in pyenv"}
+    elif reused:
+        row.step("mindspore kept", [row.bin("python"), "-c", KEPT_SCRIPT, row.mindspore], cwd=row.folder)
     else:
         install(row, clone, found)
     if "fast" not in skip:
@@ -220,7 +226,7 @@ def run_pair(python, mindspore, work, clone, cross, skip):
     shutil.rmtree(row.venv, ignore_errors=True)  # about 2 GB
     return {"name": row.name, "python": python, "mindspore": mindspore, "failed": row.failed,
             "seconds": round(time.perf_counter() - started, 1), "steps": row.steps, "timing": speed,
-            "skipped": sorted(skip)}
+            "skipped": sorted(skip), "venv_reused": reused}
 
 
 def main():
@@ -230,6 +236,8 @@ def main():
                         help="pairs to run (default: every pair of facts/versions.yaml)")
     parser.add_argument("--skip", nargs="+", default=[], choices=OPTIONAL, help="leave out the fast tier or timing")
     parser.add_argument("--again", action="store_true", help="run pairs that already have a row again")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the venv an interrupted row left (installed already) instead of a fresh one")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "erfnet-compat",
                         help="folder for the venvs (removed after each row), flows and logs")
     args = parser.parse_args()
@@ -244,7 +252,7 @@ def main():
         if (python, mindspore) in done and not args.again:
             print(f"py{python}-ms{mindspore}: already in {RESULTS}, not run again (--again runs it)")
             continue
-        row = run_pair(python, mindspore, args.work, clone, cross, set(args.skip))
+        row = run_pair(python, mindspore, args.work, clone, cross, set(args.skip), args.reuse)
         results["rows"] = [r for r in results["rows"] if (r["python"], r["mindspore"]) != (python, mindspore)]
         results["rows"].append(row)
         results["rows"].sort(key=lambda r: (r["python"], [int(part) for part in r["mindspore"].split(".")]))
