@@ -60,9 +60,9 @@ torch.save(upstream_state_dict(20, 0), sys.argv[1])
 
 
 def default_pairs(versions):
-    pairs = [("3.11", release) for release in versions.releases]
+    pairs = [("3.11", release) for release in versions.releases["3.11"]]
     for python in ("3.10", "3.12"):
-        pairs += [(python, versions.releases[0]), (python, versions.releases[-1])]
+        pairs += [(python, versions.releases[python][0]), (python, versions.releases[python][-1])]
     return pairs
 
 

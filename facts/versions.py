@@ -26,7 +26,7 @@ class Range:
 class Versions:
     python: Range
     mindspore: Range
-    releases: tuple
+    releases: dict  # {python "3.11": (MindSpore releases on the package index, oldest first)}
     numpy_below: str
     tested: tuple  # of (python "3.11", mindspore "2.10.0")
 
@@ -48,7 +48,7 @@ def installed_version(distribution):
 def supported():
     raw = yaml.safe_load(resources.files("facts").joinpath("versions.yaml").read_text())
     return Versions(python=Range(**raw["python"]), mindspore=Range(**raw["mindspore"]),
-                    releases=tuple(raw["releases"]), numpy_below=raw["numpy_below"],
+                    releases={python: tuple(found) for python, found in raw["releases"].items()}, numpy_below=raw["numpy_below"],
                     tested=tuple((pair["python"], pair["mindspore"]) for pair in raw["tested"]))
 
 

@@ -18,9 +18,11 @@ def test_pyproject_declares_the_supported_ranges():
 
 def test_every_listed_release_and_the_constraints_set_are_inside_the_range():
     versions = supported()
-    assert all(release in versions.mindspore for release in versions.releases)
-    assert versions.is_tested("3.11.7", pins()["mindspore"]), "the constraints set is the first tested pair"
-    assert all(m in versions.releases for _, m in versions.tested)
+    assert set(versions.releases) == {f"3.{minor}" for minor in (10, 11, 12)}
+    for python, releases in versions.releases.items():
+        assert python in versions.python and all(release in versions.mindspore for release in releases)
+    assert versions.is_tested("3.11.7", pins()["mindspore"]), "the constraints set is a tested pair"
+    assert all(m in versions.releases[p] for p, m in versions.tested)
 
 
 def test_numpy_is_held_below_what_mindspore_can_load():
