@@ -1,10 +1,11 @@
 # For users: `make demo` and `make test`; for the inner loop: `make test-fast`. Each creates .venv on first use
-# (the versions in constraints.txt) and is quick after.
+# (the versions in constraints.txt) and is quick after. `make compat` runs the compatibility matrix (hours; one
+# fresh venv per Python and MindSpore pair, docs/versions.md).
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench
+.PHONY: demo test test-fast bench compat
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -22,4 +23,7 @@ test-fast: $(INSTALLED)
 	$(PYTHON) -m pytest -n 2 --dist loadscope -m "not slow"
 
 bench: $(INSTALLED)
-	@for script in bench/*.py; do $(PYTHON) $$script || exit 1; done
+	@for script in $(filter-out bench/compat.py,$(wildcard bench/*.py)); do $(PYTHON) $$script || exit 1; done
+
+compat: $(INSTALLED)
+	$(PYTHON) bench/compat.py

@@ -2,14 +2,17 @@
 
 A subcommand module provides `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when
 their subcommand runs, so `erfnet --help` starts quickly. A `UserError` becomes one line on stderr and
-exit code 2: users never see a traceback for their own mistake.
+exit code 2: users never see a traceback for their own mistake. A Python or MindSpore outside the supported
+releases (facts/versions.yaml) is one line before any command runs (`erfnet doctor` still runs, to say more).
 """
 import argparse
 import importlib
+import platform
 import sys
 
 from erfnet.logs import set_up_logging
 from facts.errors import UserError
+from facts.versions import installed_version, unsupported
 
 SUBCOMMANDS = {
     "convert": "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)",
@@ -23,7 +26,9 @@ SUBCOMMANDS = {
     "export": "write a verified MINDIR or ONNX model for deployment",
     "compare-training": "train one config in MindSpore and in the PyTorch reference, seed by seed, and compare "
                         "the accuracy they reach",
+    "doctor": "check this machine: versions against the tested matrix, device targets, msrun, caches",
 }
+UNCHECKED = ("doctor",)  # runs whatever the releases, to report on them
 
 
 def command_module(name):
@@ -37,6 +42,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.required or action.default is None or action.default is False or action.default == []:
             return action.help
         return super()._get_help_string(action)
+
+
+def release_problem():
+    """One line naming the found and the supported releases, or None when they are supported."""
+    found = unsupported(platform.python_version(), installed_version("mindspore"))
+    return f"{'; '.join(found)}. Run `erfnet doctor` for details." if found else None
 
 
 def build_parser():
@@ -66,6 +77,10 @@ def main(argv=None):
         parser.parse_args(argv)
         return 2
     name, rest = argv[0], argv[1:]
+    problem = None if name in UNCHECKED else release_problem()
+    if problem:
+        print(f"erfnet {name}: error: {problem}", file=sys.stderr)
+        return 2
     set_up_logging("--verbose" in rest)  # before the command's module imports MindSpore, which reads GLOG_v
     module = importlib.import_module(command_module(name))
     args = command_parser(name, module).parse_args(rest)

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from erfnet.logs import worker_environment
+from erfnet.msrun_path import msrun_path
 from facts.errors import UserError
 from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, resolve_device, select_device
 
@@ -76,7 +76,7 @@ def join_devices(args):
 
 def msrun_command(devices, argv, log_dir, master_port):
     """msrun starting `python -m erfnet.cli <argv>` on `devices` local workers, without joining them."""
-    msrun = shutil.which("msrun", path=str(Path(sys.executable).parent)) or shutil.which("msrun")
+    msrun = msrun_path()
     if msrun is None:
         raise UserError("--devices needs MindSpore's msrun launcher, which is not on PATH")
     return [msrun, f"--worker_num={devices}", f"--local_worker_num={devices}", f"--master_port={master_port}",

@@ -14,7 +14,6 @@ an .onnx file, it runs that file. A batch smaller than the model's is padded by 
 image is scored on its own in inference mode); a larger one runs in slices.
 """
 import logging
-import os
 from pathlib import Path
 
 import mindspore as ms
@@ -23,6 +22,7 @@ import numpy as np
 
 from eval.export import export_network
 from facts.atomic import atomic_output
+from facts.cache import cache_folder
 from facts.digest import arrays_digest, file_digest
 from facts.errors import UserError, first_line
 
@@ -30,12 +30,6 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("mindspore", "onnxruntime")
 CACHE_VERSION = "1"  # part of every cached file's digest: raise it when the exported graph changes
-
-
-def cache_folder():
-    """Where exported models are cached: $XDG_CACHE_HOME/erfnet/onnx, else ~/.cache/erfnet/onnx."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "erfnet" / "onnx"
 
 
 def network_digest(net):

@@ -71,9 +71,10 @@ def two_worker_run(tmp_path_factory):
     return SimpleNamespace(**_RUNS)
 
 
-def averaging_one_process(config, stage_number, root, shards, tmp_path):
+def averaging_one_process(config, stage_number, root, shards, tmp_path, last_step=None):
     """The network after one process trains stage `stage_number` of `config` (from scratch), each step averaging
-    the gradients of the `shards` ranks' batches; returns (net, steps)."""
+    the gradients of the `shards` ranks' batches; returns (net, steps). A dict `last_step` receives the last
+    step's learning rate and, per trained parameter name, (its value before the step, its shards' gradients)."""
     stage = config.stage(stage_number)
     net, _, _ = stage_network(config, stage, Devices())
     install_conv_gradients(net)  # the convolution gradients TrainStep computes on the CPU (train/step.py)
@@ -88,9 +89,36 @@ def averaging_one_process(config, stage_number, root, shards, tmp_path):
                         .create_dict_iterator(num_epochs=1, output_numpy=True)) for rank in range(shards)]
         for step in zip(*batches):
             grads = [grad_fn(ms.Tensor(batch["image"]), ms.Tensor(batch["label"]))[1] for batch in step]
+            if last_step is not None:
+                last_step.update(lr=float(optimizer.learning_rate.asnumpy()), parameters={
+                    p.name: (p.asnumpy().copy(), [g.asnumpy() for g in rank_grads])
+                    for p, rank_grads in zip(optimizer.parameters, zip(*grads))})
             optimizer(tuple(sum(rank_grads) / shards for rank_grads in zip(*grads)))
             steps += 1
     return net, steps
+
+
+def one_step_envelope(last_step, weight_decay, eps=1e-8):
+    """{name: per-element bound} on how far one Adam step from the same weights may land when the shards'
+    gradients are averaged in another float32 summation order (all_reduce's against sum(...) / shards).
+
+    The two averages of n terms differ by at most 2 (n - 1) u sum|g_i| / n (u = 2^-24: each order's rounding,
+    bounded as in Higham's recursive summation). Adam's first step moves a weight by lr g / (|g| + eps), g the
+    average plus the L2 term (torch's formula, train/optim.py), whose slope in g is lr eps / (|g| + eps)^2:
+    where |g| is near eps the step amplifies the gradient's rounding by lr / eps (2e5 at lr 2e-3), so a few
+    float32 ulps of a gradient sum become 1e-5 of a weight. No bar for the whole tensor follows from float32;
+    this bound per element does, plus 8 u (|w| + lr) for the rounding of the update itself, and never more than
+    the 2 lr a step can differ by at all."""
+    lr, u = last_step["lr"], 2.0 ** -24
+    bounds = {}
+    for name, (weight, gradients) in last_step["parameters"].items():
+        weight, gradients = weight.astype(np.float64), [g.astype(np.float64) for g in gradients]
+        n = len(gradients)
+        spread = 2 * (n - 1) * u * sum(np.abs(g) for g in gradients) / n
+        g = sum(gradients) / n + weight_decay * weight
+        slope = lr * eps / (np.maximum(np.abs(g) - spread, 0) + eps) ** 2
+        bounds[name] = np.minimum(slope * spread, 2 * lr) + 8 * u * (np.abs(weight) + lr)
+    return bounds
 
 
 def largest_difference(net, checkpoint):

@@ -63,13 +63,37 @@ def test_mindir_file_computes_the_reference_network_in_mindspore(weight_files, t
 
 
 def test_mindspores_own_onnx_needs_the_repair(weight_files, tmp_path):
-    """MindSpore 2.10 writes ConvTranspose output_shape and Conv pads wrongly; if a MindSpore update fixes
-    either, eval/onnx_repair.py must change with it, and this test says so."""
+    """MindSpore 2.7.1 and 2.10.0 write ConvTranspose output_shape wrongly (the repair drops it only when it is
+    longer than the kernel's dimensions); if a MindSpore update fixes it, this test says so."""
     net = load_full_network(weight_files["torch"])[0]
     raw = tmp_path / "raw.onnx"
     ms.onnx.export(net, ms.Tensor(fresh_images()), file_name=str(raw))
     with pytest.raises(Exception, match="output_shape has incorrect size"):
         onnxruntime.InferenceSession(str(raw), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("reorder_pads", [True, False])
+def test_the_pads_probe_decides_a_repair_that_is_right_only_where_it_applies(tmp_path, reorder_pads):
+    """The probe finds MindSpore's own pads order on this release; repairing with what the probe found gives
+    MindSpore's numbers in onnxruntime, the other choice does not (a 3x1 and a 1x3 convolution, padded 1)."""
+    import onnx
+
+    from eval.onnx_repair import INPUT_NAME, repair
+    net = nn.SequentialCell([nn.Conv2d(2, 3, (3, 1), pad_mode="pad", padding=(1, 1, 0, 0)),
+                             nn.Conv2d(3, 2, (1, 3), pad_mode="pad", padding=(0, 0, 1, 1))])
+    images = fresh_images()[:, :2]
+    expected = net(ms.Tensor(images)).asnumpy()
+    raw = tmp_path / "raw.onnx"
+    ms.onnx.export(net, ms.Tensor(images), file_name=str(raw), input_names=[INPUT_NAME])
+    repaired = tmp_path / "repaired.onnx"
+    applies = reorder_pads == eval.export.pads_in_mindspore_order()
+    try:
+        onnx.save(repair(onnx.load(str(raw)), reorder_pads), str(repaired))
+        session = onnxruntime.InferenceSession(str(repaired), providers=["CPUExecutionProvider"])
+        right = relative_error(session.run(None, {INPUT_NAME: images})[0], expected) < TOLERANCE
+    except Exception:  # shapes the checker or onnxruntime refuse
+        right = False
+    assert right == applies
 
 
 def test_a_file_that_disagrees_with_the_network_is_not_written(weight_files, tmp_path, capsys, monkeypatch):

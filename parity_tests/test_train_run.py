@@ -23,7 +23,7 @@ from erfnet.cli import main
 from facts.atomic import is_temporary
 from train.config import read_config
 from data.make_data import make_data
-from msrun_runs import averaging_one_process, largest_difference, worker_digests
+from msrun_runs import averaging_one_process, largest_difference, one_step_envelope, worker_digests
 from train.run import planned_run, train_from_config
 from train.run_folder import open_run
 from train.schedule import poly_learning_rate
@@ -252,8 +252,19 @@ class TestTwoHosts:
         assert [node.returncode for node in nodes] == [0, 0], outputs
         digests = worker_digests(out / "msrun_logs", range(4))
         assert len(digests) == 4 and len(set(digests)) == 1, "all four ranks hold the same trained weights"
-        net, steps = averaging_one_process(read_config(SMOKE, overrides), 1, small_root, 4, tmp_path)
+        config, last_step = read_config(SMOKE, overrides), {}
+        net, steps = averaging_one_process(config, 1, small_root, 4, tmp_path, last_step)
         assert steps == 1
+        # The bar is one_step_envelope's per element: 4 shards summed in another order differ by float32 ulps,
+        # which Adam's first step amplifies up to lr / eps where a gradient is near eps (measured: 1.32e-5 on
+        # MindSpore 2.7.1, 5e-7 on 2.10; a flat bar of 1e-5 held on 2.10 by the luck of its summation order).
+        envelope = one_step_envelope(last_step, config.weight_decay)
+        written = read_weights(out / "stage1" / "final.ckpt").arrays
+        excess = {p.name: float(np.max(np.abs(p.asnumpy().astype(np.float64) - written[p.name])
+                                       - envelope.get(p.name, 0.0)))  # untrained: equal
+                  for p in net.trainable_params()}
         worst = largest_difference(net, out / "stage1" / "final.ckpt")
-        print(f"\n2 hosts x 2 msrun workers vs one process averaging 4 shards: max |difference| {worst:.2e}")
-        assert worst <= 1e-5
+        print(f"\n2 hosts x 2 msrun workers vs one process averaging 4 shards: max |difference| {worst:.2e}, "
+              f"largest envelope {max(float(bound.max()) for bound in envelope.values()):.2e}, "
+              f"largest excess {max(excess.values()):.2e}")
+        assert max(excess.values()) <= 0, {name: value for name, value in excess.items() if value > 0}
