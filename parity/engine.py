@@ -16,7 +16,6 @@ block's is below 1e-6 of the tensor's largest, its input is nudged with small no
 from dataclasses import dataclass
 
 import mindspore as ms
-import mindspore.nn as msnn
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,6 +34,7 @@ from torch_ref.loss import CLASS_WEIGHTS, CrossEntropyLoss2d
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
 NO_DROPOUT = {group: 0.0 for group in layer_table().dropout_defaults}
+PARITY_SEED = 0  # of the dropout masks the parity network never draws (they stay ones)
 BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
 HEAD = "encoder.output_conv"
 NETWORK = "network"
@@ -82,23 +82,24 @@ class NetworkPair:
         self.ours.set_train(mode)
 
     def dropout_off(self):
-        """Dropout off on both sides, in place (train-mode comparisons need identical computations)."""
+        """Dropout off on both sides (train-mode comparisons need identical computations): the reference's rates
+        set to 0, ours's masks to ones (ms_erfnet.seeded_dropout.DropoutRandomness.keep_all)."""
         without_dropout(self.reference)
-        for _, cell in list(self.ours.cells_and_names()):
-            if "dropout" in cell.name_cells():
-                cell.dropout = msnn.Identity()
+        self.ours.dropout_randomness.keep_all()
 
 
 def network_pair(weights):
     """torch_ref.Net and ms_erfnet.ERFNet holding `weights`, dropout off on both sides (train-mode
-    comparisons need identical computations; dropout masks are compared separately in the tests)."""
+    comparisons need identical computations; dropout masks are compared separately in the tests). Ours is the
+    network training runs (convert.network.build_network with a dropout seed), with erfnet_pytorch's rates."""
     num_classes = weights.num_classes or 20
     reference = align_reference(Net(num_classes), weights.upsample_align)
     reference.load_state_dict(torch_state_dict(weights, prefix=""), strict=False)
-    without_dropout(reference).double()
     missing = tuple(part for part in PARTS if part not in weights.parts)
-    ours, _ = build_network(num_classes, weights, dropout=NO_DROPOUT, fresh_parts=missing)
-    return NetworkPair(reference, ours, weights.parts)
+    ours, _ = build_network(num_classes, weights, dropout_seed=PARITY_SEED, fresh_parts=missing)
+    pair = NetworkPair(reference.double(), ours, weights.parts)
+    pair.dropout_off()
+    return pair
 
 
 def without_dropout(reference):
