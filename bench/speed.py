@@ -107,8 +107,10 @@ def ms_worker(work, mode, device, height, width, batch, repeats):
     import mindspore as ms
     import numpy as np
     from convert.network import build_network
+    from ms_erfnet.onednn import cap_isa_where_it_helps
     from train.optim import make_adam, trained_parameters
     from train.step import TrainStep
+    cap_isa_where_it_helps()
     ms.set_device(device)
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     generator = np.random.default_rng(0)
@@ -137,6 +139,8 @@ def onnx_worker(height, width, batch, repeats):
     import mindspore as ms
     import numpy as np
     from eval.runtime import OnnxRuntime
+    from ms_erfnet.onednn import cap_isa_where_it_helps
+    cap_isa_where_it_helps()
     ms.set_context(mode=ms.GRAPH_MODE)
     images = np.random.default_rng(0).random((batch, 3, height, width), dtype=np.float32)
     with tempfile.TemporaryDirectory() as cache:

@@ -8,7 +8,6 @@ come from the weights, except those of the parts a caller allows to start fresh 
 encoder head a full-network forward never uses); the names left fresh are returned so the caller can say so.
 `load_full_network` is the same for a weight file that must hold the whole, trained network (eval, infer, export).
 """
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 
 from convert.api import read_weights
