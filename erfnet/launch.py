@@ -14,7 +14,7 @@ subreaper, with msrun told not to join, so msrun exits once it has started them)
 from its environment, and the moment one ends with an error or a signal it stops the others and the scheduler
 and reports which rank it was and how it ended. msrun's own output goes to <log_dir>/msrun.log.
 
-Several hosts (`erfnet train --nodes N --node-rank R --master ADDR --master-port P`, run once on each, or
+Several hosts (`erfnet train --nodes N --node-rank R --master-addr ADDR --master-port P`, run once on each, or
 scripts/run_distribute_train.sh): each host's launcher starts its `--devices` workers of the N x devices under its
 own supervisor, which ends its host's part of the job the moment one of its workers dies (the other hosts' workers
 then fail in their next collective and their supervisors report it); a host other than node 0 writes msrun's
@@ -79,27 +79,29 @@ def add_device_arguments(parser, workers=None):
 
 
 def add_host_arguments(parser):
-    """--nodes, --node-rank, --master and --rank-table: one job over several hosts, launched on each."""
+    """--nodes, --node-rank, --master-addr and --rank-table: one job over several hosts, launched on each."""
     parser.add_argument("--nodes", type=int, default=1,
                         help="hosts in the job; run the same command on each, with its --node-rank (--devices "
                              "workers on each host, gradients averaged over all)")
     parser.add_argument("--node-rank", type=int, default=0, help="this host's rank among --nodes, 0 on the master")
-    parser.add_argument("--master", default=None, help="address of the node-0 host, with --nodes > 1")
+    # not "--master": msrun reads the option-like words of the command it runs too, and would take it for an
+    # abbreviation of its own --master_addr or --master_port
+    parser.add_argument("--master-addr", default=None, help="address of the node-0 host, with --nodes > 1")
     parser.add_argument("--rank-table", type=Path, default=None,
                         help="HCCL rank table file, for clusters that assign devices by rank table")
 
 
 def hosts_of(args):
     """The Hosts of a command's arguments (one host for commands without add_host_arguments)."""
-    hosts = Hosts(getattr(args, "nodes", 1), getattr(args, "node_rank", 0), getattr(args, "master", None),
+    hosts = Hosts(getattr(args, "nodes", 1), getattr(args, "node_rank", 0), getattr(args, "master_addr", None),
                   getattr(args, "rank_table", None))
     if hosts.nodes < 1:
         raise UserError(f"--nodes {hosts.nodes}: must be at least 1")
     if not 0 <= hosts.node_rank < hosts.nodes:
         raise UserError(f"--node-rank {hosts.node_rank}: must be from 0 to {hosts.nodes - 1} with --nodes {hosts.nodes}")
     if hosts.nodes > 1 and (hosts.master is None or args.master_port is None):
-        raise UserError(f"--nodes {hosts.nodes}: give --master (the node-0 host's address) and --master-port, the "
-                        f"same on every host")
+        raise UserError(f"--nodes {hosts.nodes}: give --master-addr (the node-0 host's address) and --master-port, "
+                        f"the same on every host")
     if hosts.rank_table is not None and not hosts.rank_table.is_file():
         raise UserError(f"--rank-table {hosts.rank_table}: no such file")
     return hosts

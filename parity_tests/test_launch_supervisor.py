@@ -74,7 +74,7 @@ def host_arguments(*argv):
 def test_each_host_launches_its_workers_of_the_whole_job(tmp_path):
     """The multi-host command line, as scripts/run_distribute_train.sh gives it, becomes msrun's options for this
     host's share under the same supervisor."""
-    args = host_arguments("--devices", "2", "--nodes", "3", "--node-rank", "1", "--master", "10.0.0.1",
+    args = host_arguments("--devices", "2", "--nodes", "3", "--node-rank", "1", "--master-addr", "10.0.0.1",
                           "--master-port", "8118")
     hosts = hosts_of(args)
     assert hosts == Hosts(3, 1, "10.0.0.1") and launches(args)
@@ -84,16 +84,16 @@ def test_each_host_launches_its_workers_of_the_whole_job(tmp_path):
     assert msrun_command(2, ["train"], tmp_path, 8118)[1:6] == ["--worker_num=2", "--local_worker_num=2",
                                                                 "--master_port=8118", f"--log_dir={tmp_path}",
                                                                 "--join=False"]
-    assert launches(host_arguments("--nodes", "2", "--master", "h", "--master-port", "1"))
+    assert launches(host_arguments("--nodes", "2", "--master-addr", "h", "--master-port", "1"))
     assert not launches(host_arguments())
     assert msrun_log(tmp_path, "0") == tmp_path / "msrun.log" and msrun_log(tmp_path, 2) == tmp_path / "msrun_node2.log"
 
 
 @pytest.mark.parametrize("argv, message", [
     (("--nodes", "0"), "--nodes 0: must be at least 1"),
-    (("--nodes", "2", "--node-rank", "2", "--master", "h", "--master-port", "1"), "--node-rank 2: must be from 0 to 1"),
-    (("--nodes", "2", "--master-port", "1"), "--nodes 2: give --master"),
-    (("--nodes", "2", "--master", "h"), "--nodes 2: give --master"),
+    (("--nodes", "2", "--node-rank", "2", "--master-addr", "h", "--master-port", "1"), "--node-rank 2: must be from 0 to 1"),
+    (("--nodes", "2", "--master-port", "1"), "--nodes 2: give --master-addr"),
+    (("--nodes", "2", "--master-addr", "h"), "--nodes 2: give --master-addr"),
     (("--rank-table", "/no/such/table.json"), "--rank-table /no/such/table.json: no such file"),
 ])
 def test_a_wrong_host_option_is_one_line(argv, message):

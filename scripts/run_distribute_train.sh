@@ -16,7 +16,7 @@
 # and MASTER_PORT everywhere, NODE_RANK 0 on the server at MASTER_ADDR):
 #   WORKERS_TOTAL=16 WORKERS_PER_NODE=8 MASTER_ADDR=10.0.0.1 MASTER_PORT=8118 NODE_RANK=1 \
 #     scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
-#   This is `erfnet train ... --devices 8 --nodes 2 --node-rank 1 --master 10.0.0.1 --master-port 8118`.
+#   This is `erfnet train ... --devices 8 --nodes 2 --node-rank 1 --master-addr 10.0.0.1 --master-port 8118`.
 #   RUN_DIR must be on storage every server sees (rank 0 writes it; --resume reads it on every rank).
 #
 # With an HCCL rank table (clusters that assign devices by rank table, not by msrun's own discovery):
@@ -42,7 +42,7 @@ if [ "$WORKERS_PER_NODE" -lt 1 ] || [ $((WORKERS_TOTAL % WORKERS_PER_NODE)) -ne 
     exit 2
 fi
 HOSTS=(--nodes "$((WORKERS_TOTAL / WORKERS_PER_NODE))" --node-rank "${NODE_RANK:-0}"
-       --master "${MASTER_ADDR:-127.0.0.1}" --master-port "${MASTER_PORT:-8118}")
+       --master-addr "${MASTER_ADDR:-127.0.0.1}" --master-port "${MASTER_PORT:-8118}")
 if [ -n "${RANK_TABLE_FILE:-}" ]; then
     HOSTS+=(--rank-table "$RANK_TABLE_FILE")
 fi
