@@ -27,6 +27,7 @@ from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
 from facts.spec import layer_table
 from ms_erfnet import ERFNet
+from parity.divergence import HEAD, block_of
 from ms_erfnet.loss import WeightedCrossEntropy
 from torch_ref import Net
 from torch_ref.loss import CLASS_WEIGHTS, CrossEntropyLoss2d
@@ -36,8 +37,6 @@ GRADIENT_TOLERANCE = 1e-4
 NO_DROPOUT = {group: 0.0 for group in layer_table().dropout_defaults}
 PARITY_SEED = 0  # of the dropout masks the parity network never draws (they stay ones)
 BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
-HEAD = "encoder.output_conv"
-NETWORK = "network"
 AMBIGUOUS_RELU_MARGIN = 1e-6
 NUDGES = 8
 
@@ -297,15 +296,6 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
         expected = np.zeros(parameter.shape) if reference is None else reference.numpy()
         rows.append(row(parameter.name, gradient.asnumpy(), expected, GRADIENT_TOLERANCE, comparable=comparable))
     return rows
-
-
-def block_of(name):
-    """The block a row or parameter belongs to (`encoder.layers.3.bn1.gamma`, `encoder.layers.3 input` ->
-    `encoder.layers.3`); rows of the whole network ("network", "loss", "input gradient") belong to NETWORK."""
-    parts = name.replace(" input", "").split(".")
-    if parts[0] not in ("encoder", "decoder"):
-        return NETWORK
-    return ".".join(parts[:3] if len(parts) > 2 and parts[1] == "layers" else parts[:2])
 
 
 def per_block(rows):
