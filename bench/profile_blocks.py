@@ -55,6 +55,8 @@ def mindspore_rows(height, width, batch, repeats, mode):
     import numpy as np
     from mindspore import nn
     from ms_erfnet.loss import WeightedCrossEntropy
+    from ms_erfnet.onednn import cap_isa_where_it_helps
+    cap_isa_where_it_helps()
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
 
     class Forward(nn.Cell):

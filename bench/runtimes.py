@@ -24,6 +24,7 @@ from data.cityscapes import find_samples, read_image  # noqa: E402
 from data.make_data import make_data  # noqa: E402
 from eval.evaluate import evaluate  # noqa: E402
 from eval.predict import image_tensor, logits  # noqa: E402
+from ms_erfnet.onednn import cap_isa_where_it_helps  # noqa: E402
 from eval.runtime import OnnxRuntime  # noqa: E402
 from torch_ref.random_weights import random_reference_net  # noqa: E402
 
@@ -39,6 +40,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4, help="generated val scenes (2048x1024)")
     args = parser.parse_args()
+    cap_isa_where_it_helps()
     ms.set_context(mode=ms.GRAPH_MODE)
     with tempfile.TemporaryDirectory() as folder:
         torch.save(random_reference_net(20, 3).state_dict(), Path(folder) / "erfnet.pth")

@@ -106,24 +106,26 @@ def ms_worker(work, mode, device, height, width, batch, repeats):
     import ms_erfnet
     import mindspore as ms
     import numpy as np
-    from train.dropout import install_seeded_dropout
+    from convert.network import build_network
+    from ms_erfnet.onednn import cap_isa_where_it_helps
     from train.optim import make_adam, trained_parameters
     from train.step import TrainStep
+    cap_isa_where_it_helps()
     ms.set_device(device)
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
-    net = ms_erfnet.ERFNet(20)
     generator = np.random.default_rng(0)
     images = ms.Tensor(generator.random((batch, 3, height, width), dtype=np.float32))
     if work == "forward":
+        net = ms_erfnet.ERFNet(20)
         net.set_train(False)
 
         def step():
             net(images).asnumpy()
     else:
-        dropout = install_seeded_dropout(net, seed=0)
-        net.set_train(True)
+        net, _ = build_network(20, dropout_seed=0)
         labels = ms.Tensor(generator.integers(0, 20, (batch, height, width)).astype(np.int32))
-        train_step = TrainStep(net, make_adam(trained_parameters(net, "full"), 5e-4, 1e-4), "full", dropout=dropout)
+        train_step = TrainStep(net, make_adam(trained_parameters(net, "full"), 5e-4, 1e-4), "full",
+                               dropout=net.dropout_randomness)
 
         def step():
             train_step(images, labels)
@@ -137,6 +139,8 @@ def onnx_worker(height, width, batch, repeats):
     import mindspore as ms
     import numpy as np
     from eval.runtime import OnnxRuntime
+    from ms_erfnet.onednn import cap_isa_where_it_helps
+    cap_isa_where_it_helps()
     ms.set_context(mode=ms.GRAPH_MODE)
     images = np.random.default_rng(0).random((batch, 3, height, width), dtype=np.float32)
     with tempfile.TemporaryDirectory() as cache:

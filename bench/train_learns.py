@@ -8,11 +8,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 
 from data.make_data import make_data
 from erfnet.commands.demo import DEMO_CONFIG, SCENES, SEED, WIDTH
+from ms_erfnet.onednn import cap_isa_where_it_helps
 from train.run import train_from_config
 
 TARGET = 0.6
@@ -33,6 +33,7 @@ def train(name, folder):
 
 
 def main():
+    cap_isa_where_it_helps()
     ms.set_device("CPU")
     failed = []
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,6 @@
 """Weights in and out by file type: .pth/.pth.tar/.pt are PyTorch, .ckpt is MindSpore."""
 from pathlib import Path
 
-from facts.atomic import check_destination
 from facts.errors import UserError
 
 TORCH_ENDINGS = (".pth", ".pth.tar", ".pt", ".tar")
@@ -47,17 +46,3 @@ def write_weights(weights, path, torch_prefix="module.", zoo_names=False):
                             f"{weights.upsample_align}-aligned (convert them with --realign)")
         from convert.torch_io import write_torch_weights
         write_torch_weights(weights, path, torch_prefix)
-
-
-def convert_file(source, target, torch_prefix="module.", realign=False, zoo_names=False, force=False):
-    """Read `source`, check it strictly, write `target`; returns the Weights (with notes). Nothing is written
-    when the source has any problem, when `target` is the source, or when it exists and `force` is not given.
-    Weights change upsampler alignment only with `realign`."""
-    from convert.realign import realigned, target_alignment
-    check_destination(target, [source], force)
-    torch_target = target_framework(target, zoo_names) == "torch"
-    weights = read_weights(source)
-    alignment = target_alignment(weights, torch_target, zoo_names, realign)
-    weights = realigned(weights, alignment, realign, source, target)
-    write_weights(weights, target, torch_prefix, zoo_names)
-    return weights

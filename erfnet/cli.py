@@ -85,6 +85,8 @@ def main(argv=None):
     module = importlib.import_module(command_module(name))
     args = command_parser(name, module).parse_args(rest)
     args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
+    from ms_erfnet.onednn import cap_isa_where_it_helps  # here, not at the top: `erfnet --help` needs no MindSpore
+    cap_isa_where_it_helps()  # before the command runs MindSpore's first kernel
     try:
         return module.run(args)
     except UserError as error:

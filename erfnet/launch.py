@@ -13,6 +13,12 @@ When a worker dies, msrun waits for its scheduler to time the worker out (about 
 subreaper, with msrun told not to join, so msrun exits once it has started them), learns each worker's rank
 from its environment, and the moment one ends with an error or a signal it stops the others and the scheduler
 and reports which rank it was and how it ended. msrun's own output goes to <log_dir>/msrun.log.
+
+Several hosts (`erfnet train --nodes N --node-rank R --master-addr ADDR --master-port P`, run once on each, or
+scripts/run_distribute_train.sh): each host's launcher starts its `--devices` workers of the N x devices under its
+own supervisor, which ends its host's part of the job the moment one of its workers dies (the other hosts' workers
+then fail in their next collective and their supervisors report it); a host other than node 0 writes msrun's
+output to <log_dir>/msrun_node<R>.log.
 """
 import ctypes
 import json
@@ -29,7 +35,8 @@ from pathlib import Path
 from erfnet.logs import worker_environment
 from erfnet.msrun_path import msrun_path
 from facts.errors import UserError
-from ms_erfnet.devices import DEVICE_TARGETS, Devices, in_msrun_job, init_data_parallel, resolve_device, select_device
+from ms_erfnet.devices import (DEVICE_TARGETS, NODE_RANK_VARIABLE, Devices, in_msrun_job, init_data_parallel,
+                               resolve_device, select_device)
 
 PORTS = (20000, 40000)
 EXIT_CODE_FILE = "exit_code"
@@ -37,6 +44,16 @@ EXIT_CODE_VARIABLE = "ERFNET_EXIT_CODE_FILE"
 PR_SET_CHILD_SUBREAPER = 36
 USER_MISTAKE = 2  # the exit code of an erfnet command that stopped on a UserError
 ERROR_LINE = re.compile(r"^erfnet [a-z-]+: error: .*")
+
+
+@dataclass(frozen=True)
+class Hosts:
+    """The hosts of a job: `nodes` of them, this one `node_rank`, node 0 at `master` (None: this machine); an HCCL
+    `rank_table` file where the cluster assigns devices by rank table."""
+    nodes: int = 1
+    node_rank: int = 0
+    master: str = None
+    rank_table: Path = None
 
 
 @dataclass(frozen=True)
@@ -61,11 +78,41 @@ def add_device_arguments(parser, workers=None):
                                  "when not given")
 
 
+def add_host_arguments(parser):
+    """--nodes, --node-rank, --master-addr and --rank-table: one job over several hosts, launched on each."""
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="hosts in the job; run the same command on each, with its --node-rank (--devices "
+                             "workers on each host, gradients averaged over all)")
+    parser.add_argument("--node-rank", type=int, default=0, help="this host's rank among --nodes, 0 on the master")
+    # not "--master": msrun reads the option-like words of the command it runs too, and would take it for an
+    # abbreviation of its own --master_addr or --master_port
+    parser.add_argument("--master-addr", default=None, help="address of the node-0 host, with --nodes > 1")
+    parser.add_argument("--rank-table", type=Path, default=None,
+                        help="HCCL rank table file, for clusters that assign devices by rank table")
+
+
+def hosts_of(args):
+    """The Hosts of a command's arguments (one host for commands without add_host_arguments)."""
+    hosts = Hosts(getattr(args, "nodes", 1), getattr(args, "node_rank", 0), getattr(args, "master_addr", None),
+                  getattr(args, "rank_table", None))
+    if hosts.nodes < 1:
+        raise UserError(f"--nodes {hosts.nodes}: must be at least 1")
+    if not 0 <= hosts.node_rank < hosts.nodes:
+        raise UserError(f"--node-rank {hosts.node_rank}: must be from 0 to {hosts.nodes - 1} with --nodes {hosts.nodes}")
+    if hosts.nodes > 1 and (hosts.master is None or args.master_port is None):
+        raise UserError(f"--nodes {hosts.nodes}: give --master-addr (the node-0 host's address) and --master-port, "
+                        f"the same on every host")
+    if hosts.rank_table is not None and not hosts.rank_table.is_file():
+        raise UserError(f"--rank-table {hosts.rank_table}: no such file")
+    return hosts
+
+
 def launches(args):
-    """True for the command the user started with --devices N > 1: it launches the job instead of working."""
+    """True for the command the user started with --devices N > 1 or --nodes N > 1: it launches the job (its
+    share of it, on several hosts) instead of working."""
     if args.devices < 1:
         raise UserError(f"--devices {args.devices}: must be at least 1")
-    return args.devices > 1 and not in_msrun_job()
+    return (args.devices > 1 or hosts_of(args).nodes > 1) and not in_msrun_job()
 
 
 def join_devices(args):
@@ -74,19 +121,29 @@ def join_devices(args):
     return init_data_parallel() if in_msrun_job() else Devices()
 
 
-def msrun_command(devices, argv, log_dir, master_port):
-    """msrun starting `python -m erfnet.cli <argv>` on `devices` local workers, without joining them."""
+def msrun_command(devices, argv, log_dir, master_port, hosts=Hosts()):
+    """msrun starting `python -m erfnet.cli <argv>` on `devices` local workers of `hosts`, without joining them."""
     msrun = msrun_path()
     if msrun is None:
         raise UserError("--devices needs MindSpore's msrun launcher, which is not on PATH")
-    return [msrun, f"--worker_num={devices}", f"--local_worker_num={devices}", f"--master_port={master_port}",
-            f"--log_dir={log_dir}", "--join=False", "python", "-m", "erfnet.cli", *argv]
+    command = [msrun, f"--worker_num={devices * hosts.nodes}", f"--local_worker_num={devices}",
+               f"--master_port={master_port}", f"--log_dir={log_dir}", "--join=False"]
+    if hosts.nodes > 1:
+        command += [f"--master_addr={hosts.master}", f"--node_rank={hosts.node_rank}"]
+    if hosts.rank_table is not None:
+        command.append(f"--rank_table_file={hosts.rank_table}")
+    return command + ["python", "-m", "erfnet.cli", *argv]
 
 
-def launch_workers(devices, argv, log_dir, master_port=None):
-    """Run the job to its end under the supervisor, following rank 0's log on stdout; the workers' logs go to
-    `log_dir`. Returns None when every worker succeeded, else a WorkerFailure. The port is random in PORTS when
-    not given."""
+def msrun_log(log_dir, node_rank):
+    """Where the supervisor of host `node_rank` writes msrun's own output."""
+    return Path(log_dir) / ("msrun.log" if int(node_rank) == 0 else f"msrun_node{node_rank}.log")
+
+
+def launch_workers(devices, argv, log_dir, master_port=None, hosts=Hosts()):
+    """Run this host's part of the job to its end under the supervisor, following the log of its first worker
+    (rank 0's on node 0) on stdout; the workers' logs go to `log_dir`. Returns None when every worker succeeded,
+    else a WorkerFailure. The port is random in PORTS when not given."""
     port = master_port or random.randint(*PORTS)
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -94,8 +151,9 @@ def launch_workers(devices, argv, log_dir, master_port=None):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                **worker_environment(log_dir))
     env[EXIT_CODE_VARIABLE] = str((log_dir / EXIT_CODE_FILE).resolve())
-    command = [sys.executable, "-m", "erfnet.launch", str(log_dir), *msrun_command(devices, argv, log_dir, port)]
-    rank0 = _Follower(log_dir / "worker_0.log")
+    env[NODE_RANK_VARIABLE] = str(hosts.node_rank)
+    command = [sys.executable, "-m", "erfnet.launch", str(log_dir), *msrun_command(devices, argv, log_dir, port, hosts)]
+    rank0 = _Follower(log_dir / f"worker_{hosts.node_rank * devices}.log")
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as supervisor:
         while supervisor.poll() is None:
             rank0.show()
@@ -133,9 +191,11 @@ def launch(args, log_dir):
     """Run the user's command line (`args.argv`) on `args.devices` workers, after checking that the devices
     exist; returns the job's exit code (the writer's, see `exit_code`), or 1 after one line naming the worker
     that failed; a worker's own user-mistake line becomes this command's (exit 2)."""
+    hosts = hosts_of(args)
     resolve_device(args.device, args.devices)
-    print(f"launching {args.devices} workers through msrun (logs in {log_dir})", flush=True)
-    failure = launch_workers(args.devices, args.argv, log_dir, args.master_port)
+    share = f" (node {hosts.node_rank} of {hosts.nodes})" if hosts.nodes > 1 else ""
+    print(f"launching {args.devices} workers{share} through msrun (logs in {log_dir})", flush=True)
+    failure = launch_workers(args.devices, args.argv, log_dir, args.master_port, hosts)
     if failure is not None:
         if failure.user_mistake:
             raise UserError(failure.message)
@@ -201,7 +261,8 @@ def supervise(log_dir, msrun):
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-    with open(Path(log_dir) / "msrun.log", "w") as output:
+    msrun_output = msrun_log(log_dir, os.environ.get(NODE_RANK_VARIABLE, 0))
+    with open(msrun_output, "w") as output:
         launcher = subprocess.Popen(msrun, stdout=output, stderr=subprocess.STDOUT)
     roles = {}
     while launcher.poll() is None:
@@ -212,7 +273,7 @@ def supervise(log_dir, msrun):
     if launcher.returncode != 0 or not workers:
         _stop(roles, workers)
         print(json.dumps({"rank": None, "message": f"msrun could not start the job (exit code "
-                          f"{launcher.returncode}); see {Path(log_dir) / 'msrun.log'}"}), flush=True)
+                          f"{launcher.returncode}); see {msrun_output}"}), flush=True)
         return 1
     failure, running = None, set(roles)
     try:

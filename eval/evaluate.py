@@ -16,7 +16,6 @@ float64 sums in another order).
 import time
 from dataclasses import dataclass
 
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import numpy as np
 

@@ -5,7 +5,6 @@ MindSpore's ToTensor to float32 in [0, 1]). Output: trainIds (uint8, 19 = void) 
 resolution or at a native resolution, reached by bilinear upsampling of the logits (half-pixel centres)
 before the argmax, so the full-resolution map is decided on interpolated scores, not on blocky labels.
 """
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import mindspore.dataset.vision as vision
 import mindspore.ops as ops

@@ -1,11 +1,8 @@
 """ERFNet in MindSpore: the model this project trains and ships.
 
-Importing it first caps MindSpore's oneDNN at AVX2 on AVX-512 CPUs (see ms_erfnet/onednn.py).
+Importing it changes nothing in the process. Entry points (the CLI, the test session, the benchmarks) call
+ms_erfnet.onednn.cap_isa_where_it_helps() before MindSpore runs its first kernel.
 """
-from ms_erfnet.onednn import cap_isa_where_it_helps
+from ms_erfnet.model import ERFNet
 
-ONEDNN_CAPPED = cap_isa_where_it_helps()
-
-from ms_erfnet.model import ERFNet  # noqa: E402  (after the oneDNN cap, which must precede any kernel)
-
-__all__ = ["ERFNet", "ONEDNN_CAPPED"]
+__all__ = ["ERFNet"]

@@ -7,17 +7,29 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 
 from facts.spec import UPSAMPLE_ALIGNMENTS
+from ms_erfnet.lean_conv import LeanConv2d
+from ms_erfnet.seeded_dropout import SeededDropout
 
 
 def batchnorm(channels, eps):
     return nn.BatchNorm2d(channels, eps=eps, momentum=0.9)
 
 
-def dropout(rate, mode):
-    """Channel dropout (PyTorch's Dropout2d, erfnet_pytorch) or element-wise (the model zoo's port)."""
+def dropout(rate, mode, seeded, channels, stride):
+    """Channel dropout (PyTorch's Dropout2d, erfnet_pytorch) or element-wise (the model zoo's port): MindSpore's,
+    or with `seeded` a SeededDropout for `channels` at `stride` (training's, ms_erfnet/seeded_dropout.py)."""
     if rate == 0:
         return nn.Identity()
+    if seeded:
+        return SeededDropout(rate, mode, channels, stride)
     return nn.Dropout2d(p=rate) if mode == "channel" else nn.Dropout(p=rate)
+
+
+def same_size_conv(channels, kernel, padding, dilation, lean):
+    """A stride-1 nn.Conv2d that keeps the size; with `lean` inside a LeanConv2d (hand-written gradients for the
+    CPU train step, ms_erfnet/lean_conv.py), which computes the same forward."""
+    conv = nn.Conv2d(channels, channels, kernel, pad_mode="pad", padding=padding, dilation=dilation, has_bias=True)
+    return LeanConv2d(conv) if lean else conv
 
 
 class DownsamplerBlock(nn.Cell):
@@ -33,18 +45,19 @@ class DownsamplerBlock(nn.Cell):
 
 
 class NonBottleneck1d(nn.Cell):
-    def __init__(self, channels, dilation, dropout_rate, eps, dropout_mode="channel"):
+    """`dropout` is the block's dropout cell (`dropout` above); `lean_conv_gradients` makes its four convolutions
+    LeanConv2d."""
+
+    def __init__(self, channels, dilation, dropout, eps, lean_conv_gradients=False):
         super().__init__()
-        d = dilation
-        self.conv3x1_1 = nn.Conv2d(channels, channels, (3, 1), pad_mode="pad", padding=(1, 1, 0, 0), has_bias=True)
-        self.conv1x3_1 = nn.Conv2d(channels, channels, (1, 3), pad_mode="pad", padding=(0, 0, 1, 1), has_bias=True)
+        d, lean = dilation, lean_conv_gradients
+        self.conv3x1_1 = same_size_conv(channels, (3, 1), (1, 1, 0, 0), 1, lean)
+        self.conv1x3_1 = same_size_conv(channels, (1, 3), (0, 0, 1, 1), 1, lean)
         self.bn1 = batchnorm(channels, eps)
-        self.conv3x1_2 = nn.Conv2d(channels, channels, (3, 1), pad_mode="pad", padding=(d, d, 0, 0),
-                                   dilation=(d, 1), has_bias=True)
-        self.conv1x3_2 = nn.Conv2d(channels, channels, (1, 3), pad_mode="pad", padding=(0, 0, d, d),
-                                   dilation=(1, d), has_bias=True)
+        self.conv3x1_2 = same_size_conv(channels, (3, 1), (d, d, 0, 0), (d, 1), lean)
+        self.conv1x3_2 = same_size_conv(channels, (1, 3), (0, 0, d, d), (1, d), lean)
         self.bn2 = batchnorm(channels, eps)
-        self.dropout = dropout(dropout_rate, dropout_mode)
+        self.dropout = dropout
 
     def construct(self, x):
         y = ops.relu(self.conv3x1_1(x))

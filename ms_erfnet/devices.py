@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from facts.errors import UserError
 
 DEVICE_TARGETS = ("auto", "Ascend", "GPU", "CPU")
+LAUNCHER_LOGS = "msrun_logs"  # the folder of an msrun job's logs, beside what the command writes
+NODE_RANK_VARIABLE = "ERFNET_NODE_RANK"  # this host's node rank in a multi-host job, set by erfnet/launch.py
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,11 @@ def in_msrun_job():
 
 
 def idle_scheduler():
-    """True in a scheduler that msrun started on a node other than node 0 (ERFNET_NODE_RANK, exported by
-    scripts/run_distribute_train.sh). msrun starts a scheduler wherever MASTER_ADDR is a local address, so when
+    """True in a scheduler that msrun started on a node other than node 0 (NODE_RANK_VARIABLE, which the launcher
+    sets for `erfnet train --nodes N --node-rank R`). msrun starts a scheduler wherever MASTER_ADDR is a local address, so when
     several nodes share one machine (a cluster simulated for the tests) only node 0's may serve: the others end
     at once, which on separate servers never happens."""
-    return os.environ.get("MS_ROLE") == "MS_SCHED" and os.environ.get("ERFNET_NODE_RANK", "0") != "0"
+    return os.environ.get("MS_ROLE") == "MS_SCHED" and os.environ.get(NODE_RANK_VARIABLE, "0") != "0"
 
 
 def resolve_device(target, workers=1):

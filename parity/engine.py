@@ -16,7 +16,6 @@ block's is below 1e-6 of the tensor's largest, its input is nudged with small no
 from dataclasses import dataclass
 
 import mindspore as ms
-import mindspore.nn as msnn
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,6 +27,7 @@ from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
 from facts.spec import layer_table
 from ms_erfnet import ERFNet
+from parity.divergence import HEAD, block_of
 from ms_erfnet.loss import WeightedCrossEntropy
 from torch_ref import Net
 from torch_ref.loss import CLASS_WEIGHTS, CrossEntropyLoss2d
@@ -35,9 +35,8 @@ from torch_ref.loss import CLASS_WEIGHTS, CrossEntropyLoss2d
 FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-4
 NO_DROPOUT = {group: 0.0 for group in layer_table().dropout_defaults}
+PARITY_SEED = 0  # of the dropout masks the parity network never draws (they stay ones)
 BIASES_BEFORE_BATCHNORM = (".conv.bias", ".conv1x3_1.bias", ".conv1x3_2.bias")  # down/upsampler conv, 1x3 convs
-HEAD = "encoder.output_conv"
-NETWORK = "network"
 AMBIGUOUS_RELU_MARGIN = 1e-6
 NUDGES = 8
 
@@ -82,23 +81,24 @@ class NetworkPair:
         self.ours.set_train(mode)
 
     def dropout_off(self):
-        """Dropout off on both sides, in place (train-mode comparisons need identical computations)."""
+        """Dropout off on both sides (train-mode comparisons need identical computations): the reference's rates
+        set to 0, ours's masks to ones (ms_erfnet.seeded_dropout.DropoutRandomness.keep_all)."""
         without_dropout(self.reference)
-        for _, cell in list(self.ours.cells_and_names()):
-            if "dropout" in cell.name_cells():
-                cell.dropout = msnn.Identity()
+        self.ours.dropout_randomness.keep_all()
 
 
 def network_pair(weights):
     """torch_ref.Net and ms_erfnet.ERFNet holding `weights`, dropout off on both sides (train-mode
-    comparisons need identical computations; dropout masks are compared separately in the tests)."""
+    comparisons need identical computations; dropout masks are compared separately in the tests). Ours is the
+    network training runs (convert.network.build_network with a dropout seed), with erfnet_pytorch's rates."""
     num_classes = weights.num_classes or 20
     reference = align_reference(Net(num_classes), weights.upsample_align)
     reference.load_state_dict(torch_state_dict(weights, prefix=""), strict=False)
-    without_dropout(reference).double()
     missing = tuple(part for part in PARTS if part not in weights.parts)
-    ours, _ = build_network(num_classes, weights, dropout=NO_DROPOUT, fresh_parts=missing)
-    return NetworkPair(reference, ours, weights.parts)
+    ours, _ = build_network(num_classes, weights, dropout_seed=PARITY_SEED, fresh_parts=missing)
+    pair = NetworkPair(reference.double(), ours, weights.parts)
+    pair.dropout_off()
+    return pair
 
 
 def without_dropout(reference):
@@ -296,15 +296,6 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
         expected = np.zeros(parameter.shape) if reference is None else reference.numpy()
         rows.append(row(parameter.name, gradient.asnumpy(), expected, GRADIENT_TOLERANCE, comparable=comparable))
     return rows
-
-
-def block_of(name):
-    """The block a row or parameter belongs to (`encoder.layers.3.bn1.gamma`, `encoder.layers.3 input` ->
-    `encoder.layers.3`); rows of the whole network ("network", "loss", "input gradient") belong to NETWORK."""
-    parts = name.replace(" input", "").split(".")
-    if parts[0] not in ("encoder", "decoder"):
-        return NETWORK
-    return ".".join(parts[:3] if len(parts) > 2 and parts[1] == "layers" else parts[:2])
 
 
 def per_block(rows):

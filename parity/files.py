@@ -23,11 +23,13 @@ import torch
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
 from convert.ms_io import ALIGN_KEY, is_optimizer_state, load_checkpoint_file
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS, part_of, torch_name
+from convert.network import build_network
 from convert.weights import expected_shapes, infer_num_classes
 from convert.zoo import ZOO_ALIGN, from_zoo_name, translate_zoo_names
 from facts.errors import UserError, first_line
 from facts.spec import UPSAMPLE_ALIGNMENTS
-from ms_erfnet import ERFNet
+from ms_erfnet.seeded_dropout import MASK
+from parity.engine import PARITY_SEED
 from parity.weight_table import Stored
 from torch_ref import Net
 from torch_ref.checkpoint import imagenet_encoder, without_prefix
@@ -209,12 +211,17 @@ def ours_from(entries, source="OURS", upsample_align=None):
 
 
 def ours_network(ours, num_classes, dropout, upsample_align=None):
-    """ms_erfnet.ERFNet(num_classes) with OURS's tensors loaded by name through load_param_into_net, in eval mode;
-    tensors without a parameter of their name and shape are left out (the weight table names them)."""
-    net = ERFNet(num_classes, dropout=dropout, upsample_align=upsample_align or ours.upsample_align)
+    """The network training runs (parity.engine.network_pair's kind) with OURS's tensors loaded by name through
+    load_param_into_net, in eval mode; tensors without a parameter of their name and shape are left out (the weight
+    table names them)."""
+    net, _ = build_network(num_classes, upsample_align=upsample_align or ours.upsample_align, dropout=dropout,
+                           dropout_seed=PARITY_SEED)
     shapes = {parameter.name: tuple(parameter.shape) for parameter in net.get_parameters()}
     loadable = {name: ms.Parameter(ms.Tensor(tensor.array.astype(np.float32)), name=name)
                 for name, tensor in ours.tensors.items() if shapes.get(name) == tuple(tensor.array.shape)}
+    # the dropout masks keep their own value (no weights): MindSpore would warn about each name it misses
+    loadable.update({p.name: ms.Parameter(p.data.copy(), name=p.name) for p in net.get_parameters()
+                     if p.name.endswith(MASK)})
     ms.load_param_into_net(net, loadable, strict_load=False)
     net.set_train(False)
     return net

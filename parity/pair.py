@@ -19,22 +19,14 @@ from convert.names import DECODER, ENCODER_HEAD, part_of
 from convert.realign import alignment_change
 from facts.errors import UserError
 from facts.spec import layer_table
-from parity.engine import HEAD, NETWORK, NO_DROPOUT, NetworkPair, block_of
+from parity.divergence import Divergence, first_divergence
+from parity.engine import NO_DROPOUT, NetworkPair
 from parity.files import OursFile, ReferenceFile, ours_from, ours_network, read_ours, read_reference, reference_from
 from parity.report import check_input, layer_tables
-from parity.weight_table import WEIGHT_TOLERANCE, Finding, WeightRow, describe_block, format_weight_table, weight_rows
+from parity.weight_table import WEIGHT_TOLERANCE, Finding, WeightRow, format_weight_table, weight_rows
 
 ALIGN_ROW = "upsample_align"
 UNUSED_HEAD = "the full network does not use the encoder head"
-
-
-@dataclass
-class Divergence:
-    block: str
-    why: str
-
-    def __str__(self):
-        return f"first divergence: {self.block}: {self.why}"
 
 
 @dataclass
@@ -84,14 +76,6 @@ def classes(count):
     return f"{count} classes" if count else "no head (class count unknown)"
 
 
-def block_ranks():
-    """Every block of ERFNet in network order, the whole network last."""
-    table = layer_table()
-    names = ["encoder.initial_block", *(f"encoder.layers.{i}" for i in range(len(table.encoder_layers))), HEAD,
-             *(f"decoder.layers.{i}" for i in range(len(table.decoder_layers))), "decoder.output_conv", NETWORK]
-    return {name: rank for rank, name in enumerate(names)}
-
-
 def first_upsampler():
     kinds = [block.kind for block in layer_table().decoder_layers]
     return f"decoder.layers.{kinds.index('upsampler')}"
@@ -106,29 +90,6 @@ def alignment_row(ours, num_classes):
               f"OURS's weights under REF's alignment: {change.measured(ours.upsample_align, 'torch')}")
     return WeightRow(ALIGN_ROW, "upsampler alignment: torch", f"upsampler alignment: {ours.upsample_align}", (), None,
                      detail, False, Finding("upsampler alignment differs", detail), block=first_upsampler())
-
-
-def table_block(table, row):
-    """The block a layer-table row measures: end-to-end rows measure the whole network, even those of one
-    parameter's gradient."""
-    return NETWORK if table.end_to_end else block_of(row.name)
-
-
-def first_divergence(weights, tables):
-    """The first block in network order with a failing row, and why: the weight table's finding there, or else the
-    first layer-table row that fails there."""
-    ranks = block_ranks()
-    failing = {r.block for r in weights if not r.passed}
-    failing |= {table_block(t, r) for t in tables for r in t.rows if not r.passed}
-    if not failing:
-        return None
-    block = min(failing, key=lambda name: ranks.get(name, len(ranks)))
-    if any(r.block == block and not r.passed for r in weights):
-        return Divergence(block, describe_block(block, weights))
-    title, row = next((t.title, r) for t in tables for r in t.rows if not r.passed and table_block(t, r) == block)
-    label = title.split(" (")[0].split(":")[0]
-    return Divergence(block, f"{label}: {row.name} differs by {row.relative:.2g} (bar {row.tolerance:.0e}) while the "
-                             f"weights there equal REF's: the MindSpore network computes differently")
 
 
 def compare(reference, ours, height=64, width=128, batch=2, seed=0, end_to_end=True):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.engine import block_of
+from parity.divergence import block_of
 
 WEIGHT_TOLERANCE = 1e-6
 BATCHNORM_INITIAL = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
@@ -223,54 +223,6 @@ def weight_rows(reference, ours, transposed=frozenset(), unused=None):
             rows.append(WeightRow(name, "", theirs.key, theirs.array.shape, None, verdict, False,
                                   Finding("in OURS only", verdict, finding.partner if finding else "")))
     return rows
-
-
-def local(name, block):
-    return name[len(block) + 1:] if name.startswith(block + ".") else name
-
-
-def describe_block(block, rows):
-    """Why `block` differs, in a few words, from its failing rows among `rows` (all the table's rows)."""
-    failing = [r for r in rows if r.block == block and not r.passed]
-    mine = [r for r in rows if r.block == block and r.reference_key]
-    partner_blocks = {block_of(r.finding.partner) if r.finding.partner else None for r in failing}
-    if len(failing) == len(mine) > 1 and len(partner_blocks) == 1 and None not in partner_blocks:
-        other = partner_blocks.pop()
-        if other != block and all(local(r.finding.partner, other) == local(r.name, block) for r in failing):
-            returned = [r for r in rows if r.block == other and not r.passed and r.finding.partner
-                        and block_of(r.finding.partner) == block]
-            return f"{block} and {other} exchanged" if returned else f"holds {other}'s tensors"
-    by_name = {r.name: r for r in rows}
-    phrases, done = [], set()
-    for r in failing:
-        if r.name in done:
-            continue
-        partner = by_name.get(r.finding.partner)
-        if partner is not None and not partner.passed and partner.finding.partner == r.name:
-            done |= {r.name, partner.name}
-            transform = r.finding.kind.partition(", ")[2]
-            phrases.append(exchanged(local(r.name, block), local(partner.name, block)) + (f" ({transform})"
-                                                                                           if transform else ""))
-            continue
-        alike = [s for s in failing
-                 if s.name not in done and s.finding.kind == r.finding.kind and not s.finding.partner]
-        if not r.finding.partner and len(alike) > 1:
-            done |= {s.name for s in alike}
-            phrases.append(f"{', '.join(local(s.name, block) for s in alike)}: {r.finding.kind}")
-            continue
-        done.add(r.name)
-        phrases.append(f"{local(r.name, block)}: {r.finding.detail}" if r.name.startswith(block + ".")
-                       else r.finding.detail)
-    return "; ".join(phrases)
-
-
-def exchanged(first, second):
-    """`bn1 gamma and beta exchanged` for two tensors of one module, else both names in full."""
-    module, _, leaf = first.rpartition(".")
-    other_module, _, other_leaf = second.rpartition(".")
-    if module and module == other_module:
-        return f"{module} {leaf} and {other_leaf} exchanged"
-    return f"{first} and {second} exchanged"
 
 
 def format_weight_table(rows, title):

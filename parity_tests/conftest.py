@@ -1,19 +1,22 @@
 """Suite-wide settings: hypothesis without deadlines (MindSpore's first kernel calls are slow), the same
 examples on every CI run (CI=true: derandomized, so a landing never depends on a lucky draw; developers'
 runs explore new ones), torch on one thread, and MindSpore on the CPU in PyNative mode unless a test says
-otherwise: every test starts in PyNative mode (training switches to graph mode in-process)."""
+otherwise: every test starts in PyNative mode (training switches to graph mode in-process). The session caps
+MindSpore's oneDNN (ms_erfnet/onednn.py) before any test runs a kernel, as the command line does."""
 import os
 
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from ms_erfnet.onednn import cap_isa_where_it_helps
+
 settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=True,
                           derandomize=os.environ.get("CI") == "true",
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("erfnet")
+cap_isa_where_it_helps()
 ms.set_device("CPU")
 # The reference computes on one torch thread, as compare-training does: on 2 cores that two pytest workers and
 # MindSpore share, torch's two threads wait for each other at every op of these small tensors.

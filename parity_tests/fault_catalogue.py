@@ -2,7 +2,7 @@
 
 REF is erfnet_pytorch-format random weights (random BatchNorm statistics too), OURS their conversion by `erfnet
 convert`. A weight fault changes OURS's tensors; a model-level fault changes how the MindSpore network is built
-(ms_erfnet.blocks patched while the pair is compared), the weights staying right. `computes_differently`: the
+(ms_erfnet.blocks or ms_erfnet.model patched while the pair is compared), the weights staying right. `computes_differently`: the
 layer-by-layer tables must fail in that block too (an extra tensor that nothing loads changes no computation).
 Add a row whenever a new fault class is found. `python parity_tests/fault_catalogue.py` prints the README table.
 """
@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import ms_erfnet.blocks  # (first: caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import mindspore.nn as nn
 import numpy as np
 import pytest
 
+import ms_erfnet.blocks
+import ms_erfnet.model
 from parity.weight_table import Stored
 
 SIZE = {"height": 16, "width": 32, "batch": 2, "seed": 0}
@@ -103,8 +104,8 @@ class DropoutInEvalMode(nn.Dropout2d):
 
 def dropout_in_eval_mode(monkeypatch):
     ms.set_seed(0)
-    monkeypatch.setattr(ms_erfnet.blocks, "dropout",
-                        lambda rate, mode: nn.Identity() if rate == 0 else DropoutInEvalMode(p=rate))
+    monkeypatch.setattr(ms_erfnet.model, "dropout",
+                        lambda rate, *_: nn.Identity() if rate == 0 else DropoutInEvalMode(p=rate))
 
 
 FAULTS = (
@@ -193,5 +194,7 @@ def readme_table(folder):
 
 if __name__ == "__main__":
     import tempfile
+    from ms_erfnet.onednn import cap_isa_where_it_helps
+    cap_isa_where_it_helps()
     with tempfile.TemporaryDirectory() as temporary:
         print(readme_table(Path(temporary)))

@@ -17,7 +17,6 @@ from convert import read_weights
 from data.make_data import make_data
 from ms_erfnet.devices import Devices
 from ms_erfnet.loss import WeightedCrossEntropy
-from train.conv_grad import install_conv_gradients
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.stage import StageRunner, stage_network
@@ -76,9 +75,7 @@ def averaging_one_process(config, stage_number, root, shards, tmp_path, last_ste
     the gradients of the `shards` ranks' batches; returns (net, steps). A dict `last_step` receives the last
     step's learning rate and, per trained parameter name, (its value before the step, its shards' gradients)."""
     stage = config.stage(stage_number)
-    net, _, _ = stage_network(config, stage, Devices())
-    install_conv_gradients(net)  # the convolution gradients TrainStep computes on the CPU (train/step.py)
-    net.set_train(True)
+    net, _, _ = stage_network(config, stage, Devices())  # on the CPU: the lean convolution gradients training has
     optimizer = make_adam(trained_parameters(net, stage.network), config.lr0, config.weight_decay)
     loss_fn = WeightedCrossEntropy("encoder")
     grad_fn = ms.value_and_grad(lambda x, y: loss_fn(net(x, True), y), None, optimizer.parameters)

@@ -6,7 +6,8 @@ import pytest
 from convert import convert_file
 from fault_catalogue import FAULTS, SIZE, run_fault
 from parity.files import read_ours, read_reference
-from parity.pair import block_ranks, compare, table_block
+from parity.divergence import block_ranks, table_block
+from parity.pair import compare
 from weight_files import save_upstream
 
 

@@ -1,16 +1,21 @@
 """The msrun supervisor (erfnet/launch.py) against a stand-in for msrun that starts workers the way msrun does
 (MS_ROLE and RANK_ID in their environment, each in a session of its own, plus a scheduler) and exits: a worker
 that is killed, fails with a user's mistake or crashes is named with its rank, the others are stopped at once,
-and a job whose workers all succeed is a success. Seconds, no MindSpore."""
+and a job whose workers all succeed is a success; the multi-host options become this host's share of the job.
+Seconds, no MindSpore."""
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 
 import pytest
 
-from erfnet.launch import WorkerFailure
+from erfnet.launch import (Hosts, WorkerFailure, add_device_arguments, add_host_arguments, hosts_of, launches,
+                           msrun_command, msrun_log)
+from facts.errors import UserError
 
 FAKE_MSRUN = """
 import os, subprocess, sys
@@ -57,3 +62,40 @@ def test_the_first_worker_to_fail_is_named_and_the_others_stopped(tmp_path, beha
 def test_a_job_whose_workers_all_succeed_is_a_success(tmp_path):
     failure, seconds = supervised(tmp_path, "ok", "ok")
     assert failure is None and seconds < 30, "the scheduler is not waited for once every worker is done"
+
+
+def host_arguments(*argv):
+    parser = argparse.ArgumentParser()
+    add_device_arguments(parser, workers="train")
+    add_host_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_each_host_launches_its_workers_of_the_whole_job(tmp_path):
+    """The multi-host command line, as scripts/run_distribute_train.sh gives it, becomes msrun's options for this
+    host's share under the same supervisor."""
+    args = host_arguments("--devices", "2", "--nodes", "3", "--node-rank", "1", "--master-addr", "10.0.0.1",
+                          "--master-port", "8118")
+    hosts = hosts_of(args)
+    assert hosts == Hosts(3, 1, "10.0.0.1") and launches(args)
+    command = msrun_command(2, ["train"], tmp_path, 8118, hosts)
+    assert command[1:8] == ["--worker_num=6", "--local_worker_num=2", "--master_port=8118", f"--log_dir={tmp_path}",
+                            "--join=False", "--master_addr=10.0.0.1", "--node_rank=1"]
+    assert msrun_command(2, ["train"], tmp_path, 8118)[1:6] == ["--worker_num=2", "--local_worker_num=2",
+                                                                "--master_port=8118", f"--log_dir={tmp_path}",
+                                                                "--join=False"]
+    assert launches(host_arguments("--nodes", "2", "--master-addr", "h", "--master-port", "1"))
+    assert not launches(host_arguments())
+    assert msrun_log(tmp_path, "0") == tmp_path / "msrun.log" and msrun_log(tmp_path, 2) == tmp_path / "msrun_node2.log"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--nodes", "0"), "--nodes 0: must be at least 1"),
+    (("--nodes", "2", "--node-rank", "2", "--master-addr", "h", "--master-port", "1"), "--node-rank 2: must be from 0 to 1"),
+    (("--nodes", "2", "--master-port", "1"), "--nodes 2: give --master-addr"),
+    (("--nodes", "2", "--master-addr", "h"), "--nodes 2: give --master-addr"),
+    (("--rank-table", "/no/such/table.json"), "--rank-table /no/such/table.json: no such file"),
+])
+def test_a_wrong_host_option_is_one_line(argv, message):
+    with pytest.raises(UserError, match="^" + re.escape(message)):
+        hosts_of(host_arguments(*argv))

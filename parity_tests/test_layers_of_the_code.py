@@ -1,17 +1,18 @@
-"""The layout is the architecture: each package imports only packages of lower layers (README "Layout"), and
-only the command line (erfnet/) prints: library code reports through `logging`. Read from the source with ast,
-so an import inside a function counts as much as one at the top. (That the PyTorch reference imports nothing
-of this project at all is test_torch_ref.py's check.)"""
+"""The layout is the architecture: each package imports only packages of lower layers (README "Layout"), no file
+imports itself back through others (a file-level import cycle), and only the command line (erfnet/) prints:
+library code reports through `logging`. Read from the source with ast, so an import inside a function counts as
+much as one at the top. (That the PyTorch reference imports nothing of this project at all is
+test_torch_ref.py's check.)"""
 import ast
 from pathlib import Path
 
 import pytest
 
-from source_imports import absolute_imports
+from source_imports import absolute_imports, imported_files
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = (("facts",), ("ms_erfnet", "torch_ref"), ("convert",), ("data",), ("eval",), ("train",), ("parity",),
-          ("erfnet",))
+LAYERS = (("facts",), ("ms_erfnet", "torch_ref"), ("convert",), ("parity",), ("data",), ("eval",), ("train",),
+          ("outcome",), ("erfnet",))
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
 COMMAND_LINE = "erfnet"
 
@@ -46,6 +47,46 @@ def test_the_check_sees_an_import_that_points_up(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
     assert violations("facts") == ["facts/wrong.py:2 imports train"]
     assert violations("convert") == ["convert/side.py:3 imports data"]
+
+
+def import_cycles():
+    """Every file-level import cycle among the packages' files, as "a.py -> b.py -> a.py" (one per cycle found
+    by a depth-first walk; imports inside functions count)."""
+    files = sorted(path for package in RANK for path in (ROOT / package).rglob("*.py"))
+    edges = {path: sorted({target for _, target in imported_files(path, ROOT) if target != path}) for path in files}
+    cycles, state, trail = [], {}, []
+
+    def visit(path):
+        state[path] = "open"
+        trail.append(path)
+        for target in edges.get(path, []):
+            if state.get(target) == "open":
+                loop = trail[trail.index(target):] + [target]
+                cycles.append(" -> ".join(str(step.relative_to(ROOT)) for step in loop))
+            elif target not in state:
+                visit(target)
+        trail.pop()
+        state[path] = "done"
+
+    for path in files:
+        if path not in state:
+            visit(path)
+    return cycles
+
+
+def test_no_file_imports_itself_through_others():
+    assert import_cycles() == []
+
+
+def test_the_check_sees_a_file_cycle(tmp_path, monkeypatch):
+    (tmp_path / "convert").mkdir()
+    (tmp_path / "convert" / "__init__.py").write_text("from convert.api import read\n")
+    (tmp_path / "convert" / "api.py").write_text("def read():\n    from convert.realign import moved\n")
+    (tmp_path / "convert" / "realign.py").write_text("from convert import network\n")
+    (tmp_path / "convert" / "network.py").write_text("from convert.api import read\n")
+    (tmp_path / "convert" / "names.py").write_text("import convert.api\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    assert import_cycles() == ["convert/api.py -> convert/realign.py -> convert/network.py -> convert/api.py"]
 
 
 def test_every_package_has_a_layer():

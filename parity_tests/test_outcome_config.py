@@ -7,8 +7,8 @@ import yaml
 from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from erfnet.cli import main
 from facts.errors import UserError
-from parity.outcome import plan_comparison
-from parity.outcome_config import reference_run
+from outcome.comparison import plan_comparison
+from outcome.reference_config import reference_run
 from train.config import read_config
 
 TWO_STAGES = {

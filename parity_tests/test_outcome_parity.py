@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from data.make_data import make_data
-from parity.outcome import compare_training, plan_comparison, run_pytorch
+from outcome.comparison import compare_training, plan_comparison, run_pytorch
 
 SHORT = {
     "seed": 0, "lr0": 5.0e-3, "weight_decay": 1.0e-4, "poly": {"epochs": 20, "power": 0.9}, "batch_size": 4,

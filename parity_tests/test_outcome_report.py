@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-import parity.outcome
+import outcome.comparison
 from erfnet.commands import compare_training
-from parity.outcome import EpochPoint, TrainingRun
-from parity.outcome_report import CSV_COLUMNS, summarise, verdict, write_curves_csv
+from outcome.comparison import EpochPoint, TrainingRun
+from outcome.report import CSV_COLUMNS, summarise, verdict, write_curves_csv
 
 
 def made_up_run(framework, seed, final, epochs=4, every=2, rate=10.0):
@@ -70,13 +70,13 @@ def test_the_csv_holds_every_epoch_of_every_run(tmp_path):
 @pytest.mark.parametrize("ours, code", [((0.60, 0.62, 0.64), 0), ((0.40, 0.42, 0.44), 1)])
 def test_the_command_writes_its_files_and_exits_1_when_the_frameworks_disagree(tmp_path, data_root_free_config,
                                                                                monkeypatch, capsys, ours, code):
-    monkeypatch.setattr(parity.outcome, "compare_training",
+    monkeypatch.setattr(outcome.comparison, "compare_training",
                         lambda comparison, quiet: runs_with(ours, (0.6, 0.62, 0.64)))
     args = SimpleNamespace(config=data_root_free_config, data=data_root_free_config.parent, out=tmp_path / "out",
                            seeds=3, start="own", overrides=[], torch_threads=0, device="CPU", quiet=True,
                            resume=False)
-    monkeypatch.setattr(parity.outcome, "cityscapes_pairs", lambda root, split: [("image", "label")] * 4)
-    monkeypatch.setattr(parity.outcome, "find_samples", lambda root, split: [])
+    monkeypatch.setattr(outcome.comparison, "cityscapes_pairs", lambda root, split: [("image", "label")] * 4)
+    monkeypatch.setattr(outcome.comparison, "find_samples", lambda root, split: [])
     assert compare_training.run(args) == code
     out = capsys.readouterr().out
     assert ("verdict: PASS" in out) == (code == 0)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import parity.outcome
+import outcome.comparison
 from data_fixtures import data_root  # noqa: F401  (fixture)
 from facts.errors import UserError
-from parity.outcome import RUN_RECORD, Comparison, EpochPoint, TrainingRun, compare_training, plan_comparison
+from outcome.comparison import RUN_RECORD, Comparison, EpochPoint, TrainingRun, compare_training, plan_comparison
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import compare_training as bench  # noqa: E402
@@ -42,7 +42,7 @@ class Runners:
         return run
 
     def install(self, monkeypatch):
-        monkeypatch.setattr(parity.outcome, "RUNNERS", {name: self.runner(name) for name in ("mindspore", "pytorch")})
+        monkeypatch.setattr(outcome.comparison, "RUNNERS", {name: self.runner(name) for name in ("mindspore", "pytorch")})
 
 
 def comparison(out, seeds=(0, 1), start="own", resume=False):

@@ -14,9 +14,9 @@ from convert.names import DECODER, ENCODER, ENCODER_HEAD, part_of
 from convert.network import load_full_network
 from data_fixtures import data_root  # noqa: F401  (fixtures)
 from eval.evaluate import evaluate
-from parity.outcome_config import reference_run
-from parity.outcome_scoring import reference_confusion, reference_predictions
-from parity.outcome_starts import join_encoder_and_decoder, write_reference_starts
+from outcome.reference_config import reference_run
+from outcome.reference_scoring import reference_confusion, reference_predictions
+from outcome.reference_starts import join_encoder_and_decoder, write_reference_starts
 from torch_ref.random_weights import random_reference_net, upstream_state_dict
 from torch_ref.trainer import train_reference
 from train.config import read_config

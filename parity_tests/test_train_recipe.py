@@ -10,14 +10,14 @@ import torch
 from hypothesis import given, strategies as st
 
 from convert import read_weights
-from convert.ms_io import ms_parameters
 from convert.names import torch_name
+from convert.network import build_network
 from parity.engine import NO_DROPOUT
 from facts.spec import class_weights
 from ms_erfnet import ERFNet
 from torch_ref.random_weights import random_reference_net
-from train.dropout import SeededDropout, install_seeded_dropout, network_state
 from ms_erfnet.loss import WeightedCrossEntropy
+from ms_erfnet.seeded_dropout import SeededDropout, network_state
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.step import TrainStep
@@ -134,9 +134,9 @@ def dropout_masks(randomness):
 
 
 @pytest.mark.parametrize("mode", ["channel", "element"])
-def test_installed_dropout_masks_fit_every_block_and_replay_from_their_state(mode):
-    net = ERFNet(20, dropout={"enc64": 0.03, "enc128": 0.3, "decoder": 0.1}, dropout_mode=mode)
-    randomness = install_seeded_dropout(net, seed=5)
+def test_seeded_dropout_masks_fit_every_block_and_replay_from_their_state(mode):
+    net = ERFNet(20, dropout={"enc64": 0.03, "enc128": 0.3, "decoder": 0.1}, dropout_mode=mode, dropout_seed=5)
+    randomness = net.dropout_randomness
     rates = [(name, cell.rate, cell.mode) for name, cell in net.cells_and_names() if isinstance(cell, SeededDropout)]
     assert len(rates) == 5 + 8 + 4
     assert {r for _, r, _ in rates} == {0.03, 0.3, 0.1} and {m for *_, m in rates} == {mode}
@@ -161,9 +161,8 @@ def test_each_step_applies_the_masks_drawn_for_it(mode):
     """Same batch, learning rate 0: the loss changes with the masks and repeats when the masks repeat, in the
     compiled step (graph mode, training's) and op by op."""
     ms.set_context(mode=mode)
-    net = ERFNet(20, dropout={"enc64": 0.5, "enc128": 0.5})
-    randomness = install_seeded_dropout(net, seed=1)
-    net.set_train(True)
+    net, _ = build_network(20, dropout={"enc64": 0.5, "enc128": 0.5}, dropout_seed=1)
+    randomness = net.dropout_randomness
     optimizer = make_adam(trained_parameters(net, "full"), 0.0, 0.0)
     step = TrainStep(net, optimizer, "full", dropout=randomness)
     rng = np.random.default_rng(0)
@@ -210,9 +209,7 @@ def torch_reference_run(weights_path, batches, network, lr_by_epoch, dtype=torch
 
 
 def mindspore_run(weights, batches, network, lr_by_epoch):
-    net = ERFNet(20, dropout=NO_DROPOUT)
-    ms.load_param_into_net(net, ms_parameters(weights), strict_load=True)
-    net.set_train(True)
+    net, _ = build_network(20, weights, dropout=NO_DROPOUT, dropout_seed=0)
     optimizer = make_adam(trained_parameters(net, network), LR0, WEIGHT_DECAY)
     step = TrainStep(net, optimizer, network)
     losses = []

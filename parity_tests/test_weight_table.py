@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from parity.weight_table import Recogniser, Stored, describe_block, weight_rows
+from parity.divergence import describe_block
+from parity.weight_table import Recogniser, Stored, weight_rows
 
 BLOCK = "encoder.layers.2"
 TRANSPOSED = frozenset({"decoder.output_conv.weight"})

@@ -2,7 +2,6 @@
 about it and independently of ms_erfnet: its block names, its upsamplers' pad_mode "same" transposed convs, its
 element-wise dropout and its encoder-only cell with a top-level `pred` head. The zoo tests save its
 checkpoints; the tests in this file pin the facts it is built from."""
-import ms_erfnet  # noqa: F401  (caps oneDNN before any MindSpore kernel runs)
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Data-parallel ERFNet training on Ascend cards through msrun (MindSpore's launcher, HCCL underneath).
+# Data-parallel ERFNet training on Ascend cards: `erfnet train` with its msrun launcher and supervisor (a worker
+# that dies ends the job at once, named by rank), driven by the environment variables cluster scripts set.
 #
 # One server, 8 cards (the usual case):
 #   scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR [extra erfnet train options]
@@ -15,18 +16,19 @@
 # and MASTER_PORT everywhere, NODE_RANK 0 on the server at MASTER_ADDR):
 #   WORKERS_TOTAL=16 WORKERS_PER_NODE=8 MASTER_ADDR=10.0.0.1 MASTER_PORT=8118 NODE_RANK=1 \
 #     scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
+#   This is `erfnet train ... --devices 8 --nodes 2 --node-rank 1 --master-addr 10.0.0.1 --master-port 8118`.
 #   RUN_DIR must be on storage every server sees (rank 0 writes it; --resume reads it on every rank).
 #
 # With an HCCL rank table (clusters that assign devices by rank table, not by msrun's own discovery):
 #   RANK_TABLE_FILE=/path/hccl_8p.json scripts/run_distribute_train.sh CONFIG DATA_ROOT RUN_DIR
-#   (passed to msrun as --rank_table_file).
+#   (erfnet train --rank-table, passed to msrun as --rank_table_file).
 #
 # DEVICE=CPU runs the same job on CPU processes (how the tests run it: two launches with NODE_RANK 0 and 1 and
-# MASTER_ADDR=127.0.0.1 simulate two servers on one machine). PYTHON picks the interpreter of the workers.
+# MASTER_ADDR=127.0.0.1 simulate two servers on one machine). PYTHON picks the interpreter.
 set -euo pipefail
 
 if [ "$#" -lt 3 ]; then
-    sed -n '2,22p' "$0"
+    sed -n '2,27p' "$0"
     exit 2
 fi
 CONFIG=$1 DATA_ROOT=$2 RUN_DIR=$3
@@ -34,26 +36,15 @@ shift 3
 
 WORKERS_TOTAL=${WORKERS_TOTAL:-8}
 WORKERS_PER_NODE=${WORKERS_PER_NODE:-$WORKERS_TOTAL}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-MASTER_PORT=${MASTER_PORT:-8118}
-NODE_RANK=${NODE_RANK:-0}
-PYTHON=${PYTHON:-python}
-DEVICE=${DEVICE:-Ascend}
-
-if [ "$WORKERS_TOTAL" = "$WORKERS_PER_NODE" ] && [ -z "${RANK_TABLE_FILE:-}" ]; then
-    exec erfnet train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" --device "$DEVICE" \
-        --devices "$WORKERS_TOTAL" --master-port "$MASTER_PORT" "$@"
+if [ "$WORKERS_PER_NODE" -lt 1 ] || [ $((WORKERS_TOTAL % WORKERS_PER_NODE)) -ne 0 ]; then
+    echo "run_distribute_train.sh: WORKERS_TOTAL ($WORKERS_TOTAL) must be a multiple of WORKERS_PER_NODE" \
+         "($WORKERS_PER_NODE)" >&2
+    exit 2
 fi
-
-# Multi-host or rank table: call msrun directly; each worker runs the same erfnet train command and joins the
-# job through mindspore.communication.init() (msrun sets MS_ROLE for every process it starts).
-RANK_TABLE=()
+HOSTS=(--nodes "$((WORKERS_TOTAL / WORKERS_PER_NODE))" --node-rank "${NODE_RANK:-0}"
+       --master-addr "${MASTER_ADDR:-127.0.0.1}" --master-port "${MASTER_PORT:-8118}")
 if [ -n "${RANK_TABLE_FILE:-}" ]; then
-    RANK_TABLE=(--rank_table_file="$RANK_TABLE_FILE")
+    HOSTS+=(--rank-table "$RANK_TABLE_FILE")
 fi
-mkdir -p "$RUN_DIR/msrun_logs"
-export ERFNET_NODE_RANK=$NODE_RANK  # a scheduler msrun starts on node 1.. ends at once (ms_erfnet.devices.idle_scheduler)
-exec msrun --worker_num="$WORKERS_TOTAL" --local_worker_num="$WORKERS_PER_NODE" --master_addr="$MASTER_ADDR" \
-    --master_port="$MASTER_PORT" --node_rank="$NODE_RANK" --log_dir="$RUN_DIR/msrun_logs" --join=True \
-    "${RANK_TABLE[@]}" "$PYTHON" -m erfnet.cli train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" \
-    --device "$DEVICE" --devices "$WORKERS_TOTAL" "$@"
+exec "${PYTHON:-python}" -m erfnet.cli train --config "$CONFIG" --data "$DATA_ROOT" --out "$RUN_DIR" \
+    --device "${DEVICE:-Ascend}" --devices "$WORKERS_PER_NODE" "${HOSTS[@]}" "$@"

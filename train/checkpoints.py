@@ -13,7 +13,7 @@ import mindspore as ms
 from convert.ms_io import load_checkpoint_file
 from facts.atomic import atomic_output
 from facts.errors import UserError
-from train.dropout import network_state
+from ms_erfnet.seeded_dropout import network_state
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.ckpt$")
 

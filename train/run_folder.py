@@ -16,6 +16,7 @@ from pathlib import Path
 
 from facts.atomic import atomic_output, check_folder_writable, remove_leftovers
 from facts.errors import UserError
+from ms_erfnet.devices import LAUNCHER_LOGS
 from train.config import read_config, resolved_yaml
 from train.schema import dump
 
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 
 MARKER = "erfnet_run.json"
 CONFIG = "config.yaml"
-LAUNCHER_LOGS = "msrun_logs"
 NEUTRAL_FIELDS = ("workers", "checkpoints.keep_last")  # data-loading threads, epoch checkpoints kept
 
 

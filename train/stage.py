@@ -20,9 +20,9 @@ from facts.digest import arrays_digest
 from facts.errors import UserError
 from facts.progress import progress
 from ms_erfnet.collective import broadcast_parameters
+from ms_erfnet.seeded_dropout import network_state
 from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_checkpoint, prune_epoch_checkpoints,
                                save_training_checkpoint)
-from train.dropout import install_seeded_dropout, network_state
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.step import TrainStep
@@ -47,19 +47,26 @@ def weights_digest(net):
 
 
 def state_digest(net):
-    """sha256 of what checkpoints keep of `net` (train.dropout.network_state), BatchNorm statistics included."""
+    """sha256 of what checkpoints keep of `net` (ms_erfnet.seeded_dropout.network_state), BatchNorm statistics
+    included."""
     return arrays_digest({parameter.name: parameter.asnumpy() for parameter in network_state(net)})
 
 
 def stage_network(config, stage, devices, start=None):
-    """The stage's network, holding `start` (convert.weights.Weights; None: all fresh), with seeded dropout
-    (train/dropout.py); returns (net, dropout randomness, names of the parameters left fresh)."""
+    """The stage's network, holding `start` (convert.weights.Weights; None: all fresh), built with the layers
+    training runs (seeded dropout, ms_erfnet/seeded_dropout.py); returns (net, dropout randomness, names of the
+    parameters left fresh)."""
     ms.set_seed(config.seed)
     net, fresh = build_network(config.model.num_classes, start, upsample_align=config.model.upsample_align,
-                               dropout=stage.dropout, dropout_mode=config.model.dropout_mode, training=True,
-                               fresh_parts=PARTS, source=f"the weights {stage.name} starts from")
-    randomness = install_seeded_dropout(net, seed=[config.seed, stage.number, devices.rank])
-    return net, randomness, fresh
+                               dropout=stage.dropout, dropout_mode=config.model.dropout_mode,
+                               dropout_seed=dropout_seed(config, stage, devices), fresh_parts=PARTS,
+                               source=f"the weights {stage.name} starts from")
+    return net, net.dropout_randomness, fresh
+
+
+def dropout_seed(config, stage, devices):
+    """The seed of a stage's dropout masks on one rank."""
+    return [config.seed, stage.number, devices.rank]
 
 
 def describe_fresh(stage, fresh):

@@ -3,12 +3,13 @@ across data-parallel devices, Adam, as one Cell. In graph mode (training's, ms_e
 compiled into one graph the first time a batch shape is seen; in PyNative mode it runs op by op, slower, with
 the same result.
 
-Dropout masks are drawn in Python before each step (train/dropout.py) and read by the graph from Parameters,
-as is the learning rate, so neither recompiles the step.
+Dropout masks are drawn in Python before each step (ms_erfnet/seeded_dropout.py) and read by the graph from
+Parameters, as is the learning rate, so neither recompiles the step.
 
-On the CPU the step's memory is kept down (README "Speed"): the non-bottleneck blocks' 3x1/1x3 convolutions get
-hand-written gradients (train/conv_grad.py) in place of MindSpore's backward kernels, which hold an im2col
-buffer per graph node, and in graph mode the step is compiled before its first run and the compiler's freed
+On the CPU the step's memory is kept down (README "Speed"): the network training builds there
+(convert.network.build_network) gives the non-bottleneck blocks' 3x1/1x3 convolutions hand-written gradients
+(ms_erfnet/lean_conv.py) in place of MindSpore's backward kernels, which hold an im2col buffer per graph node,
+and in graph mode the step is compiled before its first run and the compiler's freed
 heap returned to the system (ms_erfnet/execution.py) before the run adds its own memory.
 
 Mixed precision (Ascend): `amp_level` O1/O2 through `mindspore.amp.auto_mixed_precision`, which keeps
@@ -21,7 +22,6 @@ from mindspore import amp, nn
 from ms_erfnet.execution import release_free_heap
 from ms_erfnet.loss import WeightedCrossEntropy
 from train.config import DYNAMIC
-from train.conv_grad import install_conv_gradients
 
 
 def loss_scaler(loss_scale):
@@ -37,8 +37,6 @@ class CompiledStep(nn.Cell):
 
     def __init__(self, net, optimizer, only_encode, data_parallel, loss_scale):
         super().__init__(auto_prefix=False)
-        if ms.get_context("device_target") == "CPU":
-            install_conv_gradients(net)
         self.net, self.optimizer, self.only_encode = net, optimizer, only_encode
         self.loss_fn = WeightedCrossEntropy("encoder" if only_encode else "full")
         self.scaler = loss_scaler(loss_scale)
@@ -66,7 +64,7 @@ class CompiledStep(nn.Cell):
 
 class TrainStep:
     """`step(images, labels) -> loss` (a float) for one network kind ("encoder" or "full"); `dropout`, the
-    network's train.dropout.DropoutRandomness, draws the step's masks (None: no seeded dropout installed)."""
+    network's ms_erfnet.seeded_dropout.DropoutRandomness, draws the step's masks (None: no seeded dropout installed)."""
 
     def __init__(self, net, optimizer, network, data_parallel=False, loss_scale=1.0, dropout=None):
         self.only_encode = network == "encoder"

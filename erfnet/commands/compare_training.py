@@ -35,9 +35,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from parity.outcome import compare_training, plan_comparison
-    from parity.outcome_report import (plot_curves, runs_table, summarise, summary_table, verdict, write_curves_csv,
-                                       write_summary_json)
+    from outcome.comparison import compare_training, plan_comparison
+    from outcome.report import (plot_curves, runs_table, summarise, summary_table, verdict, write_curves_csv,
+                                write_summary_json)
     if args.torch_threads < 0:
         raise UserError(f"--torch-threads {args.torch_threads}: must be 0 (torch's default) or more")
     comparison = plan_comparison(args.config, args.data, args.out, args.seeds, args.start, args.overrides,

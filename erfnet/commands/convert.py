@@ -1,5 +1,5 @@
 """`erfnet convert SRC DST`: the direction follows the file types."""
-from convert.api import convert_file
+from convert.conversion import convert_file
 from convert.realign import OUTPUT_SHIFT
 
 

@@ -13,11 +13,11 @@ from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
 from facts.atomic import check_folder_writable, is_temporary
 from facts.errors import UserError
+from ms_erfnet.devices import LAUNCHER_LOGS
 from ms_erfnet.execution import use_graph_mode
 
 log = logging.getLogger(__name__)
 
-LOG_FOLDER = "msrun_logs"
 
 
 def add_arguments(parser):
@@ -41,7 +41,7 @@ def add_arguments(parser):
                              "values outside the table), each named on stderr, instead of stopping")
     add_runtime_arguments(parser)
     add_device_arguments(parser, workers="each scores its shard of the split, the confusion matrices are summed, "
-                                         f"rank 0 prints and writes the metrics (worker logs in {LOG_FOLDER}/ beside "
+                                         f"rank 0 prints and writes the metrics (worker logs in {LAUNCHER_LOGS}/ beside "
                                          "the metrics files)")
 
 
@@ -78,7 +78,7 @@ def launch_evaluation(args, files):
     if len(files) == 1:
         full_network_weights(files[0])
     folder = args.metrics_out or (args.weights if args.weights.is_dir() else args.weights.parent)
-    return launch(args, folder / LOG_FOLDER)
+    return launch(args, folder / LAUNCHER_LOGS)
 
 
 def run(args):

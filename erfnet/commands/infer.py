@@ -11,9 +11,9 @@ from eval.infer import KINDS, check_kinds, find_images, infer_images
 from facts.atomic import check_folder_writable
 from facts.errors import UserError
 from facts.spec import check_size
+from ms_erfnet.devices import LAUNCHER_LOGS
 from ms_erfnet.execution import use_graph_mode
 
-LOG_FOLDER = "msrun_logs"
 
 
 def add_arguments(parser):
@@ -33,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
     add_runtime_arguments(parser)
     add_device_arguments(parser, workers=f"each predicts its shard of the images (worker logs in "
-                                         f"<out>/{LOG_FOLDER}/)")
+                                         f"<out>/{LAUNCHER_LOGS}/)")
 
 
 def run(args):
@@ -47,7 +47,7 @@ def run(args):
     runtime_name(args, args.weights)
     if launches(args):
         full_network_weights(args.weights)
-        return launch(args, args.out / LOG_FOLDER)
+        return launch(args, args.out / LAUNCHER_LOGS)
     devices = join_devices(args)
     use_graph_mode()
     net = open_runtime(args, args.weights)

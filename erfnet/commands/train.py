@@ -5,8 +5,8 @@ job failed or died (one line naming its rank; the last complete checkpoint is in
 """
 from pathlib import Path
 
-from erfnet.launch import add_device_arguments, join_devices, launch, launches
-from ms_erfnet.devices import idle_scheduler
+from erfnet.launch import add_device_arguments, add_host_arguments, join_devices, launch, launches
+from ms_erfnet.devices import LAUNCHER_LOGS, idle_scheduler
 from train.config import shipped_configs
 
 
@@ -26,6 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
     add_device_arguments(parser, workers="each trains on its shard of the data, gradients averaged, rank 0 writes")
+    add_host_arguments(parser)
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
                              "values outside the table), each named on stderr, instead of stopping")
@@ -52,7 +53,8 @@ def run(args):
 def launch_training(args):
     """Check what the run will do here (errors before any worker starts), then run this command under msrun."""
     from train.run import planned_run
-    from train.run_folder import LAUNCHER_LOGS, check_run_folder
+    from train.run_folder import check_run_folder
     config, chosen = planned_run(args.config, args.data, args.out, args.overrides, args.stages, args.init)
-    check_run_folder(args.out, config, chosen, args.resume)
+    if args.node_rank == 0:  # the other hosts' launchers may start once node 0's workers write the run folder
+        check_run_folder(args.out, config, chosen, args.resume)
     return launch(args, args.out / LAUNCHER_LOGS)

@@ -5,7 +5,7 @@ every validation epoch of both scored by the same metric code on the same val ar
 Seeds are the config's seed, seed + 1, ...; the runs alternate between the frameworks seed by seed, so a
 change in the machine's load falls on both. `start`: "own" starts each framework from its own
 initialisation (what a user gets); "same" starts MindSpore from the reference trainer's initialisation of
-each stage (parity/outcome_starts.py), running MindSpore's stages one at a time (`erfnet train --stages N`),
+each stage (outcome/reference_starts.py), running MindSpore's stages one at a time (`erfnet train --stages N`),
 as a previous_encoder stage needs PyTorch's fresh decoder joined to MindSpore's trained encoder.
 
 Folders: `<out>/mindspore/seed<k>/` is an `erfnet train` run folder (config.yaml, stage<N>/ with
@@ -29,9 +29,9 @@ from data.cityscapes import find_samples
 from facts.atomic import atomic_output
 from facts.errors import UserError
 from facts.progress import progress
-from parity.outcome_config import check_reference_can_train, reference_run
-from parity.outcome_scoring import reference_val_miou
-from parity.outcome_starts import PREVIOUS_ENCODER, join_encoder_and_decoder, write_reference_starts
+from outcome.reference_config import check_reference_can_train, reference_run
+from outcome.reference_scoring import reference_val_miou
+from outcome.reference_starts import PREVIOUS_ENCODER, join_encoder_and_decoder, write_reference_starts
 from torch_ref.checkpoint import save_checkpoint, with_prefix
 from torch_ref.cityscapes import cityscapes_pairs
 from torch_ref.trainer import train_reference

@@ -1,5 +1,5 @@
-"""Hand-written gradients for ERFNet's 3x1 and 1x3 convolutions in the CPU train step, so that the compiled
-step holds no per-node convolution buffers for them.
+"""Hand-written gradients for ERFNet's 3x1 and 1x3 convolutions, for the CPU train step (ms_erfnet.ERFNet's
+`lean_conv_gradients`), so that the compiled step holds no per-node convolution buffers for them.
 
 Why: MindSpore 2.10's CPU kernels Conv2DBackpropInput and Conv2DBackpropFilter (oneDNN's gemm convolution on
 plain NCHW) each keep an im2col buffer, C_in x kh x kw x H_out x W_out floats, for as long as the compiled
@@ -17,9 +17,8 @@ MindSpore's memory pool, alive only while they are used:
 - dx = Conv2D(dout, W flipped and transposed) (stride 1, "same" padding);
 - dW = dout . im2col(x)^T.
 The forward kernel is the one nn.Conv2d runs, so outputs are bit-identical; gradients agree with MindSpore's
-to float32 rounding (parity_tests/test_conv_gradients.py). `install_conv_gradients` swaps the cells in place;
-the Parameters are the same objects under the same names, so optimizers, checkpoints and the converter see no
-difference.
+to float32 rounding (parity_tests/test_conv_gradients.py). A LeanConv2d holds its convolution's Parameters under
+the same names, so optimizers, checkpoints and the converter see no difference.
 """
 import mindspore as ms
 import mindspore.nn as nn
@@ -99,21 +98,11 @@ class LeanConv2d(nn.Cell):
         super().__init__()
         self.conv = ConvolutionGradient(conv)
         self.weight, self.has_bias, self.bias = conv.weight, conv.has_bias, conv.bias
+        # the settings of the convolution it computes, as nn.Conv2d names them
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.padding, self.dilation = conv.kernel_size, conv.padding, conv.dilation
         self.bias_add = ops.BiasAdd()
 
     def construct(self, x):
         y = self.conv(x, self.weight)
         return self.bias_add(y, self.bias) if self.has_bias else y
-
-
-def install_conv_gradients(net):
-    """Swap every same_size convolution inside `net` for a LeanConv2d (once); returns `net`."""
-    for _, cell in list(net.cells_and_names()):
-        for attribute, child in list(cell.name_cells().items()):
-            if same_size(child):
-                names = [child.weight.name] + ([child.bias.name] if child.has_bias else [])
-                setattr(cell, attribute, LeanConv2d(child))
-                swapped = getattr(cell, attribute)
-                for parameter, name in zip([swapped.weight, swapped.bias], names):
-                    parameter.name = name
-    return net

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facts.atomic import atomic_output
-from parity.outcome import FRAMEWORK_NAMES, FRAMEWORKS
+from outcome.comparison import FRAMEWORK_NAMES, FRAMEWORKS
 
 FLOOR = 0.02
 SPREADS = 2.0
@@ -66,7 +66,7 @@ class Verdict:
 
 
 def summarise(runs):
-    """{framework: FrameworkSummary} over the seeds of `runs` (parity.outcome.TrainingRun)."""
+    """{framework: FrameworkSummary} over the seeds of `runs` (outcome.comparison.TrainingRun)."""
     summaries = {}
     for framework in FRAMEWORKS:
         own = [run for run in runs if run.framework == framework]

@@ -3,10 +3,11 @@ uninterrupted one, and whose masks reach the compiled train step as data.
 
 MindSpore's CPU dropout kernels keep a private random state per primitive that neither `set_seed` nor
 `manual_seed` resets (measured with 2.10: re-seeding does not repeat the masks), and the seeded generator
-dropout (`nn.Dropout2dExt`, `mint.nn.Dropout`) is not implemented on the CPU. Training therefore swaps each
-dropout cell of the network for `SeededDropout`. Before each step `DropoutRandomness.draw` draws every mask
-the step's forward pass uses, in forward order, from the generator whose state travels in the checkpoints.
-The masks match PyTorch's: whole channels (Dropout2d) or single elements, kept ones scaled by 1 / (1 - p).
+dropout (`nn.Dropout2dExt`, `mint.nn.Dropout`) is not implemented on the CPU. The network training runs is
+therefore built with `SeededDropout` cells (ms_erfnet.ERFNet's `dropout_seed`). Before each step
+`DropoutRandomness.draw` draws every mask the step's forward pass uses, in forward order, from the generator
+whose state travels in the checkpoints. The masks match PyTorch's: whole channels (Dropout2d) or single
+elements, kept ones scaled by 1 / (1 - p).
 
 A mask is a Parameter of its cell (`<block>.dropout.mask`), so the compiled step reads each new mask without
 recompiling; it is no weight: `network_state` leaves the masks out of checkpoints and stage hand-overs.
@@ -17,8 +18,6 @@ import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
-
-from ms_erfnet.blocks import DownsamplerBlock, UpsamplerBlock
 
 
 MASK = ".dropout.mask"
@@ -72,36 +71,13 @@ class DropoutRandomness:
     def restore(self, state):
         self.generator.bit_generator.state = json.loads(state)
 
+    def keep_all(self):
+        """Set every mask to ones: train mode then computes exactly as without dropout, until the next draw (the
+        parity engine's train-mode comparisons)."""
+        for cell in self.encoder + self.decoder:
+            cell.mask.set_data(ms.Tensor(np.ones((1, 1, 1, 1), np.float32)))
+
 
 def network_state(net):
     """The network's Parameters without the dropout masks: what checkpoints keep."""
     return [p for p in net.get_parameters() if not p.name.endswith(MASK)]
-
-
-def _seeded_dropouts(blocks, stride):
-    """Swap the dropout of each (name, block) for SeededDropout (same rate and mode); returns the new cells and
-    the stride after the blocks."""
-    cells = []
-    for name, block in blocks:
-        if isinstance(block, DownsamplerBlock):
-            stride *= 2
-        elif isinstance(block, UpsamplerBlock):
-            stride //= 2
-        elif isinstance(block.dropout, (nn.Dropout2d, nn.Dropout)):
-            channel = isinstance(block.dropout, nn.Dropout2d)
-            rate = round(1 - block.dropout.keep_prob, 12) if channel else block.dropout.p  # Dropout2d keeps 1 - p
-            block.dropout = SeededDropout(rate, "channel" if channel else "element", block.bn2.num_features, stride)
-            block.dropout.mask.name = name + MASK  # the assignment above prefixed it with "dropout." only
-            cells.append(block.dropout)
-    return cells, stride
-
-
-def install_seeded_dropout(net, seed):
-    """Replace the dropout cells of ms_erfnet.ERFNet `net` (nn.Dropout2d: channels, nn.Dropout: elements) by
-    SeededDropout with the same rates and modes; returns their randomness."""
-    encoder_blocks = [("encoder.initial_block", net.encoder.initial_block)]
-    encoder_blocks += [(f"encoder.layers.{index}", block) for index, block in enumerate(net.encoder.layers)]
-    encoder, stride = _seeded_dropouts(encoder_blocks, 1)
-    decoder, _ = _seeded_dropouts([(f"decoder.layers.{index}", block)
-                                   for index, block in enumerate(net.decoder.layers)], stride)
-    return DropoutRandomness(seed, encoder, decoder)
