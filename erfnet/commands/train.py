@@ -13,7 +13,9 @@ from train.config import shipped_configs
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="training config: a YAML file, or the name of a shipped "
                         f"one ({', '.join(shipped_configs())})")
-    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root: Cityscapes' (leftImg8bit/, gtFine/) or one's own folders (images/, "
+                             "labels/, classes.yaml: docs/own-data.md)")
     parser.add_argument("--out", type=Path, required=True,
                         help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
                              "metrics.jsonl")
