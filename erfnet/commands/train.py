@@ -24,7 +24,9 @@ def add_arguments(parser):
                         help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
     parser.add_argument("--init", type=Path, default=None,
                         help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
-                             "of its config's source (the previous stage's final weights in --out, or its init file)")
+                             "of its config's source (the previous stage's final weights in --out, or its init file); "
+                             "weights of another class count (fine-tuning) load every tensor but the output "
+                             "convolutions, which start fresh")
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
     add_device_arguments(parser, workers="each trains on its shard of the data, gradients averaged, rank 0 writes")
