@@ -88,27 +88,36 @@ AUTO, PUBLISHED, FROM_LABELS, UNIFORM = "auto", "published", "labels", "uniform"
 SETTINGS = (AUTO, PUBLISHED, FROM_LABELS, UNIFORM)
 
 
+def checked_setting(root, setting, name="class weights"):
+    """`setting` (see loss_weights) with "auto" resolved for the dataset at `root`, after the checks that need no
+    counting: a list's length against the class count, "published" on Cityscapes only. UserError starts with
+    `name` (a config field, when the config gave the setting)."""
+    space = label_space(root)
+    if not isinstance(setting, str):
+        if len(setting) != space.void:
+            raise UserError(f"{name}: {len(setting)} weights given; {space.source} has {space.void} classes")
+        return tuple(float(w) for w in setting)
+    if setting not in SETTINGS:
+        raise UserError(f"{name} {setting!r}: choose one of {', '.join(SETTINGS)} or give one number per class")
+    if setting == AUTO:
+        return PUBLISHED if space.layout == CITYSCAPES else FROM_LABELS if has_split(root, "train") else UNIFORM
+    if setting == PUBLISHED and space.layout != CITYSCAPES:
+        raise UserError(f"{name} {PUBLISHED!r} are erfnet_pytorch's, for Cityscapes; {space.source} has its own "
+                        f"classes: use {FROM_LABELS!r}, {UNIFORM!r} or one number per class")
+    return setting
+
+
 def loss_weights(root, network, setting=AUTO, c=ENET_C):
     """The loss's weights for `network` ("encoder" or "full") training or scored on the dataset at `root`: K + 1
     floats, one per class and 0 for the ignored label K (data/layout.py). `setting`: "published" (erfnet_pytorch's,
     Cityscapes only), "labels" (ENet's from the train split, class_histograms), "uniform", "auto" (published on
     Cityscapes, from the train labels on one's own data, uniform for a dataset without a train split), or K
     numbers."""
-    space = label_space(root)
+    setting = checked_setting(root, setting)
     if not isinstance(setting, str):
-        weights = [float(w) for w in setting]
-        if len(weights) != space.void:
-            raise UserError(f"class weights: {len(weights)} given; {space.source} has {space.void} classes")
-        return tuple(weights) + (0.0,)
-    if setting not in SETTINGS:
-        raise UserError(f"class weights {setting!r}: choose one of {', '.join(SETTINGS)} or give one number per class")
-    if setting == AUTO:
-        setting = PUBLISHED if space.layout == CITYSCAPES else FROM_LABELS if has_split(root, "train") else UNIFORM
+        return setting + (0.0,)
     if setting == PUBLISHED:
-        if space.layout != "cityscapes":
-            raise UserError(f"class weights {PUBLISHED!r} are erfnet_pytorch's, for Cityscapes; {space.source} has "
-                            f"its own classes: use {FROM_LABELS!r}, {UNIFORM!r} or one number per class")
         return class_weights(network)
     if setting == UNIFORM:
-        return (1.0,) * space.void + (0.0,)
+        return (1.0,) * label_space(root).void + (0.0,)
     return tuple(float(w) for w in enet_weights(class_histograms(root)[network], c)) + (0.0,)

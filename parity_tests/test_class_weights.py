@@ -16,9 +16,11 @@ from data_fixtures import data_root  # noqa: F401  (fixture)
 from facts.errors import UserError
 from facts.spec import class_weights as published
 from train.config import parse_config, read_config, resolved_yaml
+from train.run import planned_run
 
 
 def write_dataset(root, labels, classes):
+    root.mkdir(parents=True, exist_ok=True)
     (root / "classes.yaml").write_text(yaml.safe_dump({"names": [f"c{i}" for i in range(classes)]}))
     for index, label in enumerate(labels):
         for kind, array in (("labels", label), ("images", np.zeros(label.shape + (3,), np.uint8))):
@@ -102,7 +104,7 @@ def test_an_id_out_of_range_is_one_line_naming_its_file(tmp_path):
 def test_given_weights_must_match_the_class_count_and_published_ones_need_cityscapes(tmp_path, data_root):
     write_dataset(tmp_path, [np.zeros((8, 16), np.uint8)], 3)
     assert loss_weights(tmp_path, "full", (1.0, 2.0, 3.0)) == (1.0, 2.0, 3.0, 0.0)
-    with pytest.raises(UserError, match="class weights: 2 given; .*classes.yaml has 3 classes"):
+    with pytest.raises(UserError, match="class weights: 2 weights given; .*classes.yaml has 3 classes"):
         loss_weights(tmp_path, "full", (1.0, 2.0))
     with pytest.raises(UserError, match="are erfnet_pytorch's, for Cityscapes"):
         loss_weights(tmp_path, "full", "published")
@@ -128,3 +130,14 @@ def test_the_configs_loss_fields_are_checked_naming_the_field(field, value, word
     raw["loss"][field] = value
     with pytest.raises(UserError, match=f"config field loss.{field}: {words}"):
         parse_config(raw)
+
+
+def test_a_run_checks_its_weights_against_the_data_before_it_writes_anything(tmp_path):
+    write_dataset(tmp_path / "data", [np.zeros((8, 16), np.uint8)], 3)
+    config, _ = planned_run("own_data", tmp_path / "data", tmp_path / "run")
+    assert config.model.num_classes == 3
+    with pytest.raises(UserError, match=r"config field loss.class_weights: 2 weights given; .* has 3 classes"):
+        planned_run("own_data", tmp_path / "data", tmp_path / "run", ["loss.class_weights=[1, 2]"])
+    with pytest.raises(UserError, match="the config's model.num_classes has 20 classes; .* has 3"):
+        planned_run("own_data", tmp_path / "data", tmp_path / "run", ["model.num_classes=20"])
+    assert not (tmp_path / "run").exists()

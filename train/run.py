@@ -8,7 +8,7 @@ from pathlib import Path
 from convert import read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS
 from convert.realign import realigned
-from data.class_weights import loss_weights
+from data.class_weights import checked_setting, loss_weights
 from data.layout import find_samples, label_space
 from facts.errors import UserError
 from ms_erfnet.devices import Devices
@@ -103,12 +103,14 @@ def check_data(data_root, skip_bad=False):
 
 def with_data_classes(config, data_root):
     """The config with `model.num_classes: data` resolved to the data's class count, checked against the data
-    (data/layout.py: K classes, or K + 1 with a void channel); UserError naming both counts otherwise."""
+    (data/layout.py: K classes, or K + 1 with a void channel), and its class weights' setting checked against the
+    data (data/class_weights.py); UserError naming both counts otherwise."""
     space = label_space(data_root)
     model = config.model
     if model.num_classes == FROM_DATA:
         model = dataclasses.replace(model, num_classes=space.void)
     space.check_network(model.num_classes, "the config's model.num_classes")
+    checked_setting(data_root, config.loss.class_weights, "config field loss.class_weights")
     return dataclasses.replace(config, model=model)
 
 
