@@ -98,10 +98,10 @@ class Tally:
 
 
 def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices=Devices(), quiet=False,
-                skip_bad=False, verify=True, loss_weights="full"):
+                skip_bad=False, verify=True, loss_weights=None):
     """The Tally of `net` (in inference mode) on this worker's shard of `split`; a progress bar unless `quiet`.
     With `verify` every PNG is read to its end first, so a damaged file is named before any work; `skip_bad`
-    leaves unusable samples out, each named."""
+    leaves unusable samples out, each named; `loss_weights` as evaluate's."""
     full = protocol == "full"
     samples = find_samples(data_root, split, skip_bad=skip_bad, verify=verify or skip_bad, decode_labels=skip_bad)
     classes = label_space(data_root).void
@@ -111,8 +111,10 @@ def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers
                         with_meta=full, python_multiprocessing=False, samples=samples)
     if data is None:
         return tally
+    if loss_weights is None:
+        loss_weights = data_loss_weights(data_root, LOSS_WEIGHTS)
     loss_cell = WeightedCrossEntropy(loss_weights)
-    weights = np.array(loss_cell.weight.asnumpy(), dtype=np.float64)
+    weights = np.array(loss_weights, dtype=np.float64)
     with progress(len(devices.shard(samples)), f"eval {split}", disable=quiet) as bar:
         for row in dataset_rows(data):
             scores = logits(net, row["image"])
@@ -144,8 +146,6 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     """
     space = label_space(data_root)
     _check(net, protocol, height, batch_size, space)
-    if loss_weights is None:
-        loss_weights = data_loss_weights(data_root, LOSS_WEIGHTS)
     was_training = net.training
     net.set_train(False)
     start = time.perf_counter()
