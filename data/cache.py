@@ -3,8 +3,9 @@ epoch of a recipe whose first step is that resize (`pytorch`, `val`) does not de
 
 Rows hold the stem (rows pair with samples by stem, like everything else here) and the resized image and
 label as raw uint8 bytes (image [H, W, 3], label [H, W] in the label space of data/layout.py). Raw bytes cost
-disk (about 2 MB per sample at H=512) and save a PNG decode per sample and epoch. Beside the MindRecord file, `stems.json` lists
-the cached stems and those left out as bad, so a cache that no longer matches its split is detected.
+disk (about 2 MB per sample at H=512) and save a PNG decode per sample and epoch. Beside the MindRecord file,
+`stems.json` lists the cached stems and those left out as bad, so a cache that no longer matches its split is
+detected.
 """
 import json
 import math
