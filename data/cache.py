@@ -2,9 +2,10 @@
 epoch of a recipe whose first step is that resize (`pytorch`, `val`) does not decode full-size PNGs.
 
 Rows hold the stem (rows pair with samples by stem, like everything else here) and the resized image and
-label as raw uint8 bytes (image [H, W, 3], label [H, W] trainIds 0..19). Raw bytes cost disk (about 2 MB per
-sample at H=512) and save a PNG decode per sample and epoch. Beside the MindRecord file, `stems.json` lists
-the cached stems and those left out as bad, so a cache that no longer matches its split is detected.
+label as raw uint8 bytes (image [H, W, 3], label [H, W] in the label space of data/layout.py). Raw bytes cost
+disk (about 2 MB per sample at H=512) and save a PNG decode per sample and epoch. Beside the MindRecord file,
+`stems.json` lists the cached stems and those left out as bad, so a cache that no longer matches its split is
+detected.
 """
 import json
 import math
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from facts.errors import UserError
 from facts.progress import progress
-from data.cityscapes import BadSample, find_samples, read_sample, report_bad
+from data.cityscapes import BadSample, report_bad
+from data.layout import find_samples, read_sample
 from data.recipes import ValRecipe, output_size
 
 FILE_NAME = "data.mindrecord"

@@ -7,7 +7,10 @@ random recipe parameters from a generator seeded by (seed, shard_id), in row ord
 the same batches however many workers run -> a parallel map that reads and augments -> MindSpore's C++
 ToTensor (uint8 HWC to float32 CHW in [0, 1]) and TypeCast -> batch.
 
-Rows: image float32 [B, 3, H, W] in [0, 1], label int32 [B, H, W] with 0..18 and 19 = void (at 1/8 size
+Either layout (data/layout.py): Cityscapes' or the plain folders of one's own data.
+
+Rows: image float32 [B, 3, H, W] in [0, 1], label int32 [B, H, W] with 0..K-1 and K = void (Cityscapes: 0..18,
+19 = void; data/layout.py) (at 1/8 size
 with `encoder_labels`). With `with_meta` also index int32 [B] (position in `find_samples` order), stem and
 relative_path strings [B] and native_label int32 [B, h, w] at the file's own resolution (same-size images
 in a batch, as in Cityscapes; use batch_size 1 otherwise).
@@ -23,7 +26,8 @@ import numpy as np
 
 from facts.errors import UserError
 from data import cache as cache_module
-from data.cityscapes import find_samples, read_label, read_sample, report_bad
+from data.cityscapes import report_bad
+from data.layout import find_samples, label_space, read_label, read_sample
 from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe, pad_pair_to_stride
 from ms_erfnet.devices import shard
 
@@ -54,8 +58,8 @@ class _Augment:
 
     The key is the sample's index in `samples`, or its stem for cache rows."""
 
-    def __init__(self, samples, recipe, encoder_height, with_meta, cached, pad):
-        self.samples, self.recipe = samples, recipe
+    def __init__(self, samples, recipe, encoder_height, with_meta, cached, pad, void):
+        self.samples, self.recipe, self.void = samples, recipe, void
         self.positions = {sample.stem: index for index, sample in enumerate(samples)}
         self.encoder_height, self.with_meta, self.cached, self.pad = encoder_height, with_meta, cached, pad
 
@@ -72,7 +76,7 @@ class _Augment:
         else:
             image, label = self.recipe.apply(*read_sample(sample), params)
         if self.pad:
-            image, label = pad_pair_to_stride(image, label)
+            image, label = pad_pair_to_stride(image, label, self.void)
         if self.encoder_height:
             label = encoder_label(label, self.encoder_height)
         row = (np.ascontiguousarray(image), np.ascontiguousarray(label))
@@ -95,13 +99,13 @@ class _Indices:
         return (np.array(index, np.int32),)
 
 
-def _recipe(recipe, height, crop_ratio, options):
+def _recipe(recipe, height, crop_ratio, options, void):
     if recipe == "zoo":
         options = dict(options, crop_ratio=1.2 if crop_ratio is None else crop_ratio)
     elif crop_ratio is not None:
         raise UserError(f"crop_ratio is a parameter of the zoo recipe, not of {recipe!r}")
     try:
-        return make_recipe(recipe, height=height, **options)
+        return make_recipe(recipe, height=height, void=void, **options)
     except (TypeError, ValueError) as error:
         raise UserError(f"recipe {recipe!r}: {error}") from None
 
@@ -135,7 +139,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
     import mindspore.dataset.vision as vision
     from mindspore import dtype as mstype
 
-    recipe_object = _recipe(recipe, height, crop_ratio, recipe_options)
+    void = label_space(root).void
+    recipe_object = _recipe(recipe, height, crop_ratio, recipe_options, void)
     if not 0 <= shard_id < num_shards:
         raise UserError(f"shard_id {shard_id} is not in 0..{num_shards - 1}")
     if exact_shards and shuffle:
@@ -169,7 +174,7 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
                     output_columns=[key, "params"], num_parallel_workers=1, python_multiprocessing=False)
     out_columns = ["image", "label"] + (META_COLUMNS if with_meta else [])
     data = data.map(_Augment(samples, recipe_object, height if encoder_labels else None, with_meta,
-                             cached=cache is not None, pad=pad_to_stride),
+                             cached=cache is not None, pad=pad_to_stride, void=void),
                     input_columns=[key, "params"] + extra, output_columns=out_columns,
                     num_parallel_workers=num_workers, python_multiprocessing=python_multiprocessing)
     data = data.project(out_columns)

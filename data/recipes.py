@@ -1,7 +1,8 @@
 """The augmentation recipes. Each recipe draws its random parameters (`draw(rng)`) separately from applying
 them (`apply(image, label, params)`), so tests can replay the same parameters on an independent reference.
 
-Arrays in and out: image uint8 [H, W, 3], label uint8 [H, W] with trainIds 0..19 (19 = void).
+Arrays in and out: image uint8 [H, W, 3], label uint8 [H, W] with class ids and `void` for ignored pixels
+(Cityscapes: trainIds 0..19, 19 = void; a folders dataset of K classes: 0..K, data/layout.py).
 Resizing uses Pillow, as both references do: MindSpore's Resize (OpenCV, no antialiasing) differs from it by
 up to 40 grey levels, and Pillow's antialiased resize is what the published models saw. The zoo blur uses
 MindSpore's C++ GaussianBlur, faster than Pillow's box-blur approximation of a Gaussian (bench/data_pipeline.py)
@@ -43,7 +44,7 @@ def resize_pair(image, label, size):
     return image, label
 
 
-def pad_pair_to_stride(image, label):
+def pad_pair_to_stride(image, label, void=VOID):
     """Image and label grown at the bottom and right to multiples of ERFNet's stride (facts.spec.stride_padding),
     the image by repeating its edge pixels (as eval.predict pads for inference), the label with void, which
     weighs 0 in the loss: any image size trains, and sizes already multiples of 8 are returned as they are."""
@@ -51,7 +52,7 @@ def pad_pair_to_stride(image, label):
     if not rows and not columns:
         return image, label
     image = np.pad(image, ((0, rows), (0, columns), (0, 0)), mode="edge")
-    return image, np.pad(label, ((0, rows), (0, columns)), constant_values=VOID)
+    return image, np.pad(label, ((0, rows), (0, columns)), constant_values=void)
 
 
 def encoder_label(label, height):
@@ -72,11 +73,11 @@ def flip_pair(image, label):
     return image[:, ::-1], label[:, ::-1]
 
 
-def shift_pair(image, label, shift_x, shift_y):
+def shift_pair(image, label, shift_x, shift_y, void=VOID):
     """Move content right by shift_x and down by shift_y; exposed image area 0, exposed label area void."""
     height, width = label.shape
     shifted_image = np.zeros_like(image)
-    shifted_label = np.full_like(label, VOID)
+    shifted_label = np.full_like(label, void)
     dst_x, src_x = slice(max(shift_x, 0), width + min(shift_x, 0)), slice(max(-shift_x, 0), width - max(shift_x, 0))
     dst_y, src_y = slice(max(shift_y, 0), height + min(shift_y, 0)), slice(max(-shift_y, 0), height - max(shift_y, 0))
     shifted_image[dst_y, dst_x] = image[src_y, src_x]
@@ -129,8 +130,8 @@ class ValRecipe:
     name = "val"
     params_type = NoParams
 
-    def __init__(self, height=512):
-        self.height = height
+    def __init__(self, height=512, void=VOID):
+        self.height, self.void = height, void
 
     def draw(self, rng):
         return NoParams()
@@ -150,8 +151,8 @@ class PytorchRecipe(ValRecipe):
     name = "pytorch"
     params_type = PytorchParams
 
-    def __init__(self, height=512, flip_p=0.5, max_shift=2):
-        super().__init__(height)
+    def __init__(self, height=512, flip_p=0.5, max_shift=2, void=VOID):
+        super().__init__(height, void)
         self.flip_p, self.max_shift = flip_p, max_shift
 
     def draw(self, rng):
@@ -162,7 +163,7 @@ class PytorchRecipe(ValRecipe):
     def augment(self, image, label, params):
         if params.flip:
             image, label = flip_pair(image, label)
-        return shift_pair(image, label, params.shift_x, params.shift_y)
+        return shift_pair(image, label, params.shift_x, params.shift_y, self.void)
 
 
 class ZooRecipe:
@@ -170,8 +171,9 @@ class ZooRecipe:
     name = "zoo"
     params_type = ZooParams
 
-    def __init__(self, height=512, crop_ratio=1.2, crop_p=0.5, flip_p=0.5, max_blur=1.0):
+    def __init__(self, height=512, crop_ratio=1.2, crop_p=0.5, flip_p=0.5, max_blur=1.0, void=VOID):
         self.height, self.crop_p, self.flip_p, self.max_blur = height, crop_p, flip_p, max_blur
+        self.void = void  # crops stay inside the image: nothing is ever filled
         low, high = (crop_ratio, crop_ratio) if np.isscalar(crop_ratio) else crop_ratio
         if not 1.0 <= low <= high:
             raise ValueError(f"crop ratio {crop_ratio}: need 1 <= low <= high")

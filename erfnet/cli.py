@@ -18,10 +18,12 @@ SUBCOMMANDS = {
     "convert": "convert weights between PyTorch (.pth/.pth.tar/.pt) and MindSpore (.ckpt)",
     "parity": "compare MindSpore and PyTorch layer by layer on your weights, or a .ckpt against its .pth",
     "demo": "run the end-to-end demonstration on random weights and generated data",
-    "make-data": "write generated street scenes in the Cityscapes layout (for tests and demos)",
-    "prepare": "resize a Cityscapes split once into a MindRecord cache for fast epochs",
+    "make-data": "write generated street scenes in the Cityscapes layout or as folders of N classes (for tests "
+                 "and demos)",
+    "prepare": "resize a dataset split once into a MindRecord cache for fast epochs",
     "train": "train ERFNet in stages from a YAML config, on one device or N through msrun",
-    "eval": "score weights on a Cityscapes split: per-class IoU, mIoU, weighted loss, images/s",
+    "eval": "score weights on a dataset split (Cityscapes or your own): per-class IoU, mIoU, weighted loss, "
+            "images/s",
     "infer": "predict images and write colour, overlay, trainId and labelId pictures",
     "export": "write a verified MINDIR or ONNX model for deployment",
     "compare-training": "train one config in MindSpore and in the PyTorch reference, seed by seed, and compare "

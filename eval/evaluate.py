@@ -1,10 +1,12 @@
-"""Scoring a MindSpore ERFNet on a Cityscapes split, under one of two protocols.
+"""Scoring a MindSpore ERFNet on a split of a dataset in either layout (data/layout.py: Cityscapes' or one's own
+folders, whose label space says which channel counts fit), under one of two protocols.
 
 - `pytorch` (erfnet_pytorch, the model zoo's port): inference at height H, labels nearest-resized to H.
 - `full` (the paper, the official evaluator): inference at height H, predictions brought back to each label
   file's own resolution (eval.predict.native_class_map) and scored there.
 
-The weighted loss is always measured at height H with the training loss (ms_erfnet.loss, "full" class weights),
+The weighted loss is always measured at height H with the training loss (ms_erfnet.loss, the "full" class weights
+of data/class_weights.py unless given: erfnet_pytorch's on Cityscapes, from the training labels on one's own data),
 as the weighted mean over all pixels of the split (not a mean of batch means, which would depend on the
 batch size). images/s is end to end: reading, resizing, inference and scoring.
 
@@ -19,14 +21,14 @@ from dataclasses import dataclass
 import mindspore as ms
 import numpy as np
 
-from data.cityscapes import find_samples
+from data.class_weights import loss_weights as data_loss_weights
+from data.layout import find_samples, label_space
 from data.pipeline import dataset_rows, make_dataset
 from eval import metrics
 from eval.predict import class_map, logits, native_class_map
 from facts.errors import UserError
-from facts.labels import NUM_CLASSES, VOID
 from facts.progress import progress
-from facts.spec import check_size, class_weights
+from facts.spec import check_size
 from ms_erfnet.collective import sum_float64, sum_int64
 from ms_erfnet.devices import Devices
 from ms_erfnet.loss import WeightedCrossEntropy
@@ -37,14 +39,15 @@ LOSS_WEIGHTS = "full"
 
 @dataclass
 class EvalResult:
-    """Scores of one evaluation. iou_class: float64 [19] by trainId (NaN: class absent from ground truth and
-    predictions); confusion: int64 [19, 20] (eval.metrics)."""
+    """Scores of one evaluation. iou_class: float64 [K] by class id (NaN: class absent from ground truth and
+    predictions); confusion: int64 [K, K + 1] (eval.metrics); class_names: the K names (Cityscapes: 19 trainIds)."""
     confusion: np.ndarray
     mean_loss: float
     images: int
     seconds: float
     protocol: str
     height: int
+    class_names: tuple
 
     @property
     def iou_class(self):
@@ -68,16 +71,14 @@ def check_settings(protocol, height, batch_size):
         raise UserError(f"batch size {batch_size}: must be at least 1")
 
 
-def _check(net, protocol, height, batch_size):
+def _check(net, protocol, height, batch_size, space):
     check_settings(protocol, height, batch_size)
-    if net.num_classes != NUM_CLASSES:
-        raise UserError(f"the network has {net.num_classes} classes; Cityscapes evaluation needs {NUM_CLASSES} "
-                        f"(19 trainIds and void)")
+    space.check_network(net.num_classes, "the network")
 
 
 @dataclass
 class Tally:
-    """What scoring adds up over images: the confusion matrix (int64 [19, 20]), the weighted loss's numerator
+    """What scoring adds up over images: the confusion matrix (int64 [K, K + 1]), the weighted loss's numerator
     (sum of batch losses times their class-weight sums) and denominator, and the images scored."""
     confusion: np.ndarray
     loss_sum: float = 0.0
@@ -96,20 +97,23 @@ class Tally:
 
 
 def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices=Devices(), quiet=False,
-                skip_bad=False, verify=True):
+                skip_bad=False, verify=True, loss_weights=None):
     """The Tally of `net` (in inference mode) on this worker's shard of `split`; a progress bar unless `quiet`.
     With `verify` every PNG is read to its end first, so a damaged file is named before any work; `skip_bad`
-    leaves unusable samples out, each named."""
+    leaves unusable samples out, each named; `loss_weights` as evaluate's."""
     full = protocol == "full"
     samples = find_samples(data_root, split, skip_bad=skip_bad, verify=verify or skip_bad, decode_labels=skip_bad)
-    tally = Tally(np.zeros((VOID, VOID + 1), dtype=np.int64))
+    classes = label_space(data_root).void
+    tally = Tally(np.zeros((classes, classes + 1), dtype=np.int64))
     data = make_dataset(data_root, split, recipe="val", height=height, batch_size=batch_size,
                         num_shards=devices.size, shard_id=devices.rank, exact_shards=True, num_workers=num_workers,
                         with_meta=full, python_multiprocessing=False, samples=samples)
     if data is None:
         return tally
-    loss_cell = WeightedCrossEntropy(LOSS_WEIGHTS)
-    weights = np.array(class_weights(LOSS_WEIGHTS), dtype=np.float64)
+    if loss_weights is None:
+        loss_weights = data_loss_weights(data_root, LOSS_WEIGHTS)
+    loss_cell = WeightedCrossEntropy(loss_weights)
+    weights = np.array(loss_weights, dtype=np.float64)
     with progress(len(devices.shard(samples)), f"eval {split}", disable=quiet) as bar:
         for row in dataset_rows(data):
             scores = logits(net, row["image"])
@@ -123,30 +127,33 @@ def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers
                 prediction = native_class_map(scores, truth.shape[1:])
             else:
                 truth, prediction = label, class_map(scores)
-            tally.confusion += metrics.confusion_matrix(prediction, truth)
+            tally.confusion += metrics.confusion_matrix(prediction, truth, classes)
             tally.images += len(label)
             bar.update(len(label))
     return tally
 
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
-             quiet=False, devices=Devices(), skip_bad=False, verify=True):
-    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
+             quiet=False, devices=Devices(), skip_bad=False, verify=True, loss_weights=None):
+    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the dataset at `data_root`.
 
     Returns an EvalResult of the whole split; with the `devices` of a data-parallel job every worker scores
     its shard and returns the summed result. The network is put in inference mode and given back in the mode
     it came in. A progress bar unless `quiet`. `verify`: read every PNG to its end first (training's validation,
     whose run checked the files once, passes False); `skip_bad`: unusable samples are named and left out.
+    `loss_weights`: the weighted loss's class weights (None: data.class_weights' default "full" weights).
     """
-    _check(net, protocol, height, batch_size)
+    space = label_space(data_root)
+    _check(net, protocol, height, batch_size, space)
     was_training = net.training
     net.set_train(False)
     start = time.perf_counter()
     try:
         tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet,
-                            skip_bad, verify)
+                            skip_bad, verify, loss_weights)
     finally:
         net.set_train(was_training)
     if devices.data_parallel:
         tally = tally.summed(devices)
-    return EvalResult(tally.confusion, tally.mean_loss, tally.images, time.perf_counter() - start, protocol, height)
+    return EvalResult(tally.confusion, tally.mean_loss, tally.images, time.perf_counter() - start, protocol, height,
+                      space.names)

@@ -2,9 +2,11 @@
 
 Outputs go to `<out>/<kind>/<sub-folders>/<name>.png`, keeping the input's file name (as PNG) and the
 sub-folders below the input folder:
-- color: the Cityscapes palette; overlay: the palette blended with the photo;
-- trainids: the raw class map (0..18, 19 = void);
-- labelids: Cityscapes label ids for the official evaluator and the test server (void -> 0, "unlabeled").
+- color: the class palette (eval.colours: Cityscapes' for 19 or 20 classes, a classes.yaml's, or generated);
+  overlay: the palette blended with the photo;
+- trainids: the raw class map (0..N-1 for a network of N classes; on Cityscapes 19 = void);
+- labelids: Cityscapes label ids for the official evaluator and the test server (void -> 0, "unlabeled"), for
+  networks of 19 or 20 classes only.
 Predictions are made as `erfnet eval --protocol full` makes them (eval.predict), so the labelids pictures
 score the same under cityscapesscripts' evaluator. Any image size works (eval.predict pads to ERFNet's multiple
 of 8 and crops back). An image that cannot be read or predicted is reported and skipped; the rest are written.
@@ -19,11 +21,11 @@ import numpy as np
 from PIL import Image
 
 from data.cityscapes import BadSample, read_image
-from eval.colours import colorize, overlay
+from eval.colours import class_palette, colorize, overlay
 from eval.predict import image_tensor, logits, native_class_map
 from facts.atomic import atomic_output, check_folder_writable
 from facts.errors import UserError
-from facts.labels import train_ids_to_label_ids
+from facts.labels import NUM_CLASSES, VOID, train_ids_to_label_ids
 from facts.progress import progress
 from facts.spec import check_size
 from ms_erfnet.collective import sum_int64
@@ -32,6 +34,7 @@ from ms_erfnet.devices import Devices
 log = logging.getLogger(__name__)
 
 KINDS = ("color", "overlay", "trainids", "labelids")
+CITYSCAPES_ONLY = "labelids"
 IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -69,8 +72,19 @@ def find_images(source, exclude=None):
     return found
 
 
-def _pictures(photo, train_ids, kinds):
-    makers = {"color": lambda: colorize(train_ids), "overlay": lambda: overlay(photo, train_ids),
+def kinds_for(num_classes, kinds=None):
+    """The pictures to write for a network of `num_classes`: `kinds`, or every kind that suits it when None.
+    Cityscapes label ids need a Cityscapes network (19 or 20 classes): asked for another, UserError."""
+    if kinds is None:
+        return tuple(kind for kind in KINDS if kind != CITYSCAPES_ONLY or num_classes in (VOID, NUM_CLASSES))
+    if CITYSCAPES_ONLY in kinds and num_classes not in (VOID, NUM_CLASSES):
+        raise UserError(f"{CITYSCAPES_ONLY} are Cityscapes label ids, for networks of {VOID} or {NUM_CLASSES} "
+                        f"classes; this one has {num_classes}: leave {CITYSCAPES_ONLY} out of the outputs")
+    return kinds
+
+
+def _pictures(photo, train_ids, kinds, table):
+    makers = {"color": lambda: colorize(train_ids, table), "overlay": lambda: overlay(photo, train_ids, table=table),
               "trainids": lambda: train_ids, "labelids": lambda: train_ids_to_label_ids(train_ids)}
     return {kind: makers[kind]() for kind in kinds}
 
@@ -119,22 +133,27 @@ def _predict(net, batch, height, summary):
         return None
 
 
-def infer_images(net, images, out_dir, height=512, kinds=KINDS, batch_size=1, quiet=False, devices=Devices()):
+def infer_images(net, images, out_dir, height=512, kinds=None, batch_size=1, quiet=False, devices=Devices(),
+                 colours=None):
     """Predict every (path, relative stem) of `images` with `net` and write the `kinds` pictures under
-    `out_dir`. Returns an InferSummary; each image that cannot be read or predicted is logged and skipped. An
-    `out_dir` that cannot be written is a UserError before any work. A progress bar unless `quiet`. With the
+    `out_dir` (None: every kind that suits the network's class count, kinds_for); `colours`: one RGB triple per
+    class (a classes.yaml's), else eval.colours' palette for the class count. Returns an InferSummary; each image
+    that cannot be read or predicted is logged and skipped. An `out_dir` that cannot be written is a UserError
+    before any work. A progress bar unless `quiet`. With the
     `devices` of a data-parallel job each worker predicts its shard of `images` (the same list on every worker)
     and every worker returns the summary of all."""
+    kinds = kinds_for(net.num_classes, kinds)
     check_kinds(kinds)
     check_size("height", height)
     check_folder_writable(out_dir)
+    table = class_palette(net.num_classes, colours)
     summary = InferSummary()
     mine = devices.shard(images)
     with progress(len(mine), "infer", disable=quiet) as bar:
         for batch in _batches(mine, batch_size, summary):
             predictions = _predict(net, batch, height, summary)
             for (photo, relative, _), train_ids in zip(batch, () if predictions is None else predictions):
-                for kind, picture in _pictures(photo, train_ids, kinds).items():
+                for kind, picture in _pictures(photo, train_ids, kinds, table).items():
                     _save(picture, Path(out_dir) / kind / relative.parent / f"{relative.name}.png")
                 summary.written += 1
             bar.update(summary.written + len(summary.failed) - bar.n)

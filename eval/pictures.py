@@ -10,12 +10,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facts.atomic import atomic_output
-from eval.colours import colorize
+from eval.colours import class_palette, colorize
 from eval.evaluate import evaluate
 from convert.network import load_full_network
 from eval.predict import image_tensor, logits, native_class_map
 from data.cityscapes import find_samples, read_sample
-from facts.labels import CLASS_NAMES, palette
 
 CAPTIONS = ("photo", "ground truth", "prediction")
 GAP = 4
@@ -61,7 +60,7 @@ def iou_bar_chart(class_names, iou, path, title="IoU per class"):
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     rows = np.arange(len(class_names))
-    colours = palette()[:len(class_names)] / 255.0
+    colours = class_palette(len(class_names))[:len(class_names)] / 255.0
     axes.barh(rows, np.where(defined, 100 * iou, 0), color=colours, edgecolor="black", linewidth=0.5)
     for row, value in zip(rows, iou):
         axes.text((100 * value if math.isfinite(value) else 0) + 1, row,
@@ -101,5 +100,5 @@ def write_demo_pictures(weights_path, data_root, out_dir, count=3, height=None, 
     size = height or read_sample(samples[0])[0].shape[0]
     result = evaluate(net, data_root, split, size, "full", quiet=True)
     title = f"{Path(weights_path).name} on {split} ({result.images} images, height {size})"
-    written.append(iou_bar_chart(CLASS_NAMES, result.iou_class, out_dir / "iou_per_class.png", title))
+    written.append(iou_bar_chart(result.class_names, result.iou_class, out_dir / "iou_per_class.png", title))
     return written

@@ -1,16 +1,16 @@
 """Evaluation results for people (a table) and for programs (`<weights>.metrics.txt` and `.metrics.json`).
 
-metrics.txt has three lines: `mean_iou M`, `mean_loss L`, `iou_class v0 v1 ... v18` (trainId order, `nan` for
-an undefined class). metrics.json holds `mean_iou`, `mean_loss`, `iou_class` by class name (null when
-undefined), `protocol`, `height`, `images`, `split`, `images_per_second`, and `confusion`, the pixel counts
-behind the scores (19 rows of ground-truth trainIds, 20 columns of predictions, the last one void).
+metrics.txt has three lines: `mean_iou M`, `mean_loss L`, `iou_class v0 v1 ... v(K-1)` (class id order, `nan`
+for an undefined class; on Cityscapes K = 19 trainIds). metrics.json holds `mean_iou`, `mean_loss`, `iou_class`
+by class name (null when undefined), `protocol`, `height`, `images`, `split`, `images_per_second`, and
+`confusion`, the pixel counts behind the scores (K rows of ground-truth classes, K + 1 columns of predictions,
+the last one void).
 """
 import json
 import math
 from pathlib import Path
 
 from facts.atomic import atomic_output
-from facts.labels import CLASS_NAMES
 
 
 def _number(value):
@@ -31,7 +31,7 @@ def metrics_text(result):
 
 def metrics_record(result, split):
     return {"mean_iou": _number(result.mean_iou), "mean_loss": _number(result.mean_loss),
-            "iou_class": {name: _number(value) for name, value in zip(CLASS_NAMES, result.iou_class)},
+            "iou_class": {name: _number(value) for name, value in zip(result.class_names, result.iou_class)},
             "protocol": result.protocol, "height": result.height, "images": result.images, "split": split,
             "images_per_second": result.images_per_second, "confusion": result.confusion.tolist()}
 
@@ -52,9 +52,9 @@ def _percent(value):
 
 def table(result, title):
     """A per-class IoU table with mIoU, weighted loss and throughput."""
-    width = max(len(name) for name in CLASS_NAMES)
+    width = max(len(name) for name in result.class_names + ("weighted loss",))
     lines = [title, f"{'class':<{width}}  IoU (%)", "-" * (width + 9)]
-    lines += [f"{name:<{width}}  {_percent(value)}" for name, value in zip(CLASS_NAMES, result.iou_class)]
+    lines += [f"{name:<{width}}  {_percent(value)}" for name, value in zip(result.class_names, result.iou_class)]
     lines += ["-" * (width + 9), f"{'mIoU':<{width}}  {_percent(result.mean_iou)}",
               f"{'weighted loss':<{width}}  {result.mean_loss:7.4f}",
               f"{'images':<{width}}  {result.images:7d}",

@@ -8,6 +8,7 @@ REFERENCE_RECIPE = "pytorch"
 REFERENCE_DROPOUT_MODE = "channel"
 REFERENCE_ALIGNMENTS = ("torch", "from_weights")
 NO_AMP = "O0"
+REFERENCE_WEIGHTS = ("auto", "published")  # erfnet_pytorch's class weights, which the reference's loss holds
 
 
 def check_reference_can_train(config):
@@ -22,6 +23,9 @@ def check_reference_can_train(config):
     if model.upsample_align not in REFERENCE_ALIGNMENTS:
         fail("model.upsample_align", f"{model.upsample_align}: the PyTorch reference computes erfnet_pytorch's "
                                      f"torch alignment only")
+    if config.loss.class_weights not in REFERENCE_WEIGHTS:
+        fail("loss.class_weights", f"{config.loss.class_weights}: the PyTorch reference weighs its loss with "
+                                   f"erfnet_pytorch's published class weights only")
     if config.amp.level != NO_AMP:
         fail("amp.level", f"{config.amp.level}: the PyTorch reference trains in float32 only (O0)")
     for stage in config.stages:

@@ -25,6 +25,7 @@ from convert.names import DECODER, ENCODER_HEAD, PARTS, torch_name
 from convert.network import build_network
 from convert.torch_align import align_reference
 from convert.torch_io import torch_state_dict
+from facts.loss_weights import CITYSCAPES_CHANNELS, default_loss_weights
 from facts.spec import layer_table
 from ms_erfnet import ERFNet
 from parity.divergence import HEAD, block_of
@@ -249,8 +250,11 @@ def next_input(reference_block, current, output, block_input):
 
 
 def weighted_loss_reference(output, labels, kind):
-    """erfnet_pytorch's loss (torch_ref's copy of its class weights), in the output's precision."""
-    weight = torch.tensor(CLASS_WEIGHTS[kind], dtype=output.dtype)
+    """erfnet_pytorch's loss in the output's precision: torch_ref's copy of its class weights for its 20 channels,
+    uniform weights for another class count (facts/loss_weights.py)."""
+    channels = output.shape[1]
+    weight = torch.tensor(CLASS_WEIGHTS[kind] if channels == CITYSCAPES_CHANNELS else (1.0,) * channels,
+                          dtype=output.dtype)
     return CrossEntropyLoss2d(weight)(output, torch.from_numpy(labels).long())
 
 
@@ -262,7 +266,7 @@ def compare_end_to_end(pair, image, labels, only_encode=False, train=False):
     nudged (see above)."""
     kind = "encoder" if only_encode else "full"
     pair.train(train)
-    loss_fn = WeightedCrossEntropy(kind)
+    loss_fn = WeightedCrossEntropy(default_loss_weights(kind, pair.ours.num_classes)[0])
     if train:
         with torch.no_grad():
             reference_loss = weighted_loss_reference(pair.reference(as_reference(image), only_encode=only_encode),

@@ -8,6 +8,7 @@ import torch
 
 from convert.names import DECODER, ENCODER_HEAD
 from facts.errors import UserError
+from facts.loss_weights import default_loss_weights
 from facts.spec import STRIDE, check_size
 from parity.engine import (compare_backward, compare_end_to_end, compare_forward, format_table, network_pair,
                            per_block)
@@ -61,7 +62,8 @@ def layer_tables(pair, height, width, batch, seed, end_to_end=True):
     check_input(height, width, batch)
     generator = np.random.default_rng(seed)
     image = generator.random((batch, 3, height, width), dtype=np.float32)
-    ends = [(only_encode, generator.integers(0, 20, (batch, height // 8, width // 8) if only_encode
+    classes = pair.ours.num_classes
+    ends = [(only_encode, generator.integers(0, classes, (batch, height // 8, width // 8) if only_encode
                                              else (batch, height, width)))
             for only_encode, part in ((False, DECODER), (True, ENCODER_HEAD)) if end_to_end and part in pair.parts]
     with one_torch_thread():
@@ -76,16 +78,18 @@ def layer_tables(pair, height, width, batch, seed, end_to_end=True):
               Table(GRADIENTS, gradients, format_table(per_block(gradients), GRADIENTS)),
               Table(STATISTICS, statistics, format_table(per_block(statistics), STATISTICS))]
     for (only_encode, _), train_loss, rows in zip(ends, train_ends, eval_ends):
-        tables += end_to_end_tables(only_encode, train_loss, rows)
+        tables += end_to_end_tables(only_encode, train_loss, rows, classes)
     return tables
 
 
-def end_to_end_tables(only_encode, train_loss, rows):
-    """The end-to-end loss in train mode, and loss and gradients in eval mode (n/a gradients said so)."""
+def end_to_end_tables(only_encode, train_loss, rows, classes):
+    """The end-to-end loss in train mode, and loss and gradients in eval mode (n/a gradients said so); the titles
+    name the class weights of the loss (facts/loss_weights.py)."""
     name = "encoder + head (only_encode)" if only_encode else "full network"
-    title = f"Weighted loss through the {name}, train mode"
+    weights = default_loss_weights("encoder" if only_encode else "full", classes)[1]
+    title = f"Weighted loss through the {name}, train mode ({weights})"
     tables = [Table(title, train_loss, format_table(train_loss, title), True)]
-    title = f"Weighted loss and gradients through the {name}, eval mode"
+    title = f"Weighted loss and gradients through the {name}, eval mode ({weights})"
     if rows[1].comparable:
         title = f"{title}: input, then the worst parameter of each block"
         text = format_table(rows[:2] + per_block(rows[2:]), title)

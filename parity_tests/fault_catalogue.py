@@ -63,7 +63,7 @@ def blocks_exchanged(tensors, first, second):
 
 
 def permuted_classes(tensors):
-    order = np.random.default_rng(0).permutation(20)
+    order = np.random.default_rng(0).permutation(len(tensors["decoder.output_conv.bias"].array))
     return replaced(tensors, {"decoder.output_conv.weight": tensors["decoder.output_conv.weight"].array[:, order],
                                 "decoder.output_conv.bias": tensors["decoder.output_conv.bias"].array[order]})
 

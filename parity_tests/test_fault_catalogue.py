@@ -1,6 +1,7 @@
 """The suite's proof that two-file parity can fail: every fault of fault_catalogue.FAULTS, planted in a correct
 (REF, OURS) pair, fails the comparison with its block named first, by the weight table and, where the fault
-changes what the network computes, by the layer-by-layer tables too; the clean pair passes."""
+changes what the network computes, by the layer-by-layer tables too; the clean pair passes. At erfnet_pytorch's 20
+classes and at 5, whose loss rows weigh the classes uniformly (facts/loss_weights.py)."""
 import pytest
 
 from convert import convert_file
@@ -11,10 +12,10 @@ from parity.pair import compare
 from weight_files import save_upstream
 
 
-@pytest.fixture(scope="module")
-def clean_pair(tmp_path_factory):
+@pytest.fixture(scope="module", params=[20, pytest.param(5, marks=pytest.mark.slow)], ids=["20 classes", "5 classes"])
+def clean_pair(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("pair")
-    save_upstream(folder / "ref.pth")
+    save_upstream(folder / "ref.pth", num_classes=request.param)
     convert_file(folder / "ref.pth", folder / "ours.ckpt")
     return read_reference(folder / "ref.pth"), read_ours(folder / "ours.ckpt")
 

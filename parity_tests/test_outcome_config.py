@@ -65,6 +65,7 @@ REFUSED = [
     ("model.upsample_align", "zoo", "config field model.upsample_align: zoo:"),
     ("amp", {"level": "O2"}, "config field amp.level: O2:"),
     ("model.num_classes", 19, "config field model.num_classes: 19:"),
+    ("loss", {"class_weights": "uniform"}, "config field loss.class_weights: uniform:"),
     ("stages.1.init", {"file": "start.pth"}, "config field stages.1.init: a weight file (start.pth)"),
 ]
 

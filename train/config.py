@@ -4,10 +4,10 @@ parsing, defaults, validation and the resolved YAML), checked when loaded, every
 A config is a path to a YAML file or the name of one shipped with the package (train/configs/<name>.yaml,
 package data read through importlib.resources, so `--config learn` works from any installation).
 
-The YAML mirrors the dataclasses: top-level fields of TrainConfig, `poly`, `model`, `validation`, `checkpoints`
-and `amp` mappings, and `stages: {<number>: stage}` run in increasing order. Checks that join fields (a stage's
-epochs inside the poly curve, stages of one network not overlapping, `previous` after a stage of the same
-network) follow the field checks. `overrides` are "dotted.path=value" strings, the value parsed as YAML
+The YAML mirrors the dataclasses: top-level fields of TrainConfig, `poly`, `model`, `loss`, `validation`,
+`checkpoints` and `amp` mappings, and `stages: {<number>: stage}` run in increasing order. Checks that join fields
+(a stage's epochs inside the poly curve, stages of one network not overlapping, `previous` after a stage of the
+same network) follow the field checks. `overrides` are "dotted.path=value" strings, the value parsed as YAML
 (`stages.2.epochs=[66,140]`).
 """
 import copy
@@ -18,12 +18,14 @@ from typing import Optional, Union
 
 import yaml
 
+from data.class_weights import ENET_C, SETTINGS
 from data.recipes import TRAINING_RECIPES
 from facts.errors import UserError, first_line
 from facts.spec import DROPOUT_MODES, NETWORKS, STRIDE, UPSAMPLE_ALIGNMENTS, layer_table
 from train.schema import dump, fail, integer, key, mapping, number, parse, rule, text
 
 FROM_WEIGHTS = "from_weights"
+FROM_DATA = "data"
 INITS = ("scratch", "previous", "previous_encoder")
 INIT_PARTS = ("all", "encoder")
 AMP_LEVELS = ("O0", "O1", "O2")
@@ -137,12 +139,42 @@ class Poly:
     power: float = rule(0.9, low=0.0)
 
 
+def _num_classes(value, field):
+    """An integer >= 2, or "data": the dataset's class count (train.run resolves it, data/layout.py)."""
+    if value == FROM_DATA:
+        return value
+    if integer(value, field) < 2:
+        fail(field, f"must be >= 2 or {FROM_DATA!r}, not {value}")
+    return value
+
+
+def _class_weights(value, field):
+    """A setting of data.class_weights.SETTINGS, or one positive number per class (counted against the data)."""
+    if isinstance(value, list):
+        weights = [number(item, f"{field}[{index}]") for index, item in enumerate(value)]
+        if len(weights) < 2 or min(weights) < 0 or max(weights) <= 0:
+            fail(field, "give one weight >= 0 per class (at least two, not all 0)")
+        return tuple(weights)
+    if value not in SETTINGS:
+        fail(field, f"must be one of {', '.join(SETTINGS)} or a list of one number per class, not {value!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Model:
-    """upsample_align from_weights: the alignment the starting weights record (torch from scratch)."""
-    num_classes: int = rule(20, low=2)
+    """upsample_align from_weights: the alignment the starting weights record (torch from scratch); num_classes
+    "data": the training data's class count."""
+    num_classes: Union[int, str] = rule(20, parse=_num_classes)
     dropout_mode: str = rule("channel", choices=DROPOUT_MODES)
     upsample_align: str = rule(FROM_WEIGHTS, choices=UPSAMPLE_ALIGNMENTS + (FROM_WEIGHTS,))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Loss:
+    """class_weights (data/class_weights.py): auto (erfnet_pytorch's on Cityscapes, from the labels on one's own
+    data), published, labels, uniform, or one number per class; enet_c: the c of w = 1 / ln(c + p)."""
+    class_weights: Union[str, tuple] = rule("auto", parse=_class_weights, dump=_list_or_same)
+    enet_c: float = rule(ENET_C, above=1.0)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -186,6 +218,7 @@ class TrainConfig:
     height: int = rule(low=STRIDE, multiple_of=STRIDE)
     workers: int = rule(2, low=1)
     model: Model = rule(Model())
+    loss: Loss = rule(Loss())
     validation: Validation = rule(Validation())
     checkpoints: Checkpoints = rule(Checkpoints())
     amp: Amp = rule(Amp())

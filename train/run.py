@@ -8,17 +8,20 @@ from pathlib import Path
 from convert import read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, PARTS
 from convert.realign import realigned
-from data.cityscapes import find_samples
+from data.class_weights import checked_setting, loss_weights
+from data.layout import find_samples, label_space
 from facts.errors import UserError
 from ms_erfnet.devices import Devices
 from ms_erfnet.execution import use_graph_mode
-from train.config import FROM_WEIGHTS, InitFile, read_config
+from facts.spec import NETWORKS
+from train.config import FROM_DATA, FROM_WEIGHTS, InitFile, read_config
 from train.run_folder import check_run_folder, open_run
 from train.stage import StageResult, StageRunner
 
 log = logging.getLogger(__name__)
 
 ENCODER_PARTS = (ENCODER, ENCODER_HEAD)
+CLASS_TENSORS = ("encoder.output_conv.", "decoder.output_conv.")  # their shapes follow the class count
 
 
 def parse_stage_selection(text, config):
@@ -45,11 +48,20 @@ def start_parts(stage):
     return PARTS
 
 
-def file_weights(path, num_classes):
+def file_weights(path, num_classes, refit=False):
+    """The weights of `path` for a network of `num_classes`. Weights of another class count are a UserError naming
+    both counts, or with `refit` (a start from a user's file: fine-tuning) are taken without their class-dependent
+    tensors (CLASS_TENSORS), which start fresh, named in one logged line."""
     weights = read_weights(path)
-    if weights.num_classes not in (0, num_classes):
+    if weights.num_classes in (0, num_classes):
+        return weights
+    if not refit:
         raise UserError(f"{path}: holds weights for {weights.num_classes} classes; the config trains {num_classes}")
-    return weights
+    kept = {name: array for name, array in weights.arrays.items() if not name.startswith(CLASS_TENSORS)}
+    fresh = [name for name in weights.arrays if name not in kept]
+    log.info(f"{path}: {weights.num_classes} classes, the network {num_classes}: every tensor loaded but "
+             f"{', '.join(fresh)}, which start fresh")
+    return dataclasses.replace(weights, arrays=kept, num_classes=0)
 
 
 def previous_final(config, stage, run_dir):
@@ -89,6 +101,32 @@ def check_data(data_root, skip_bad=False):
              f"({time.perf_counter() - start:.1f} s)")
 
 
+def with_data_classes(config, data_root):
+    """The config with `model.num_classes: data` resolved to the data's class count, checked against the data
+    (data/layout.py: K classes, or K + 1 with a void channel), and its class weights' setting checked against the
+    data (data/class_weights.py); UserError naming both counts otherwise."""
+    space = label_space(data_root)
+    model = config.model
+    if model.num_classes == FROM_DATA:
+        model = dataclasses.replace(model, num_classes=space.void)
+    space.check_network(model.num_classes, "the config's model.num_classes")
+    checked_setting(data_root, config.loss.class_weights, "config field loss.class_weights")
+    return dataclasses.replace(config, model=model)
+
+
+def stage_loss_weights(config, data_root, chosen):
+    """{network: the loss's class weights} for the networks the chosen stages train and for validation's loss
+    ("full"), from data/class_weights.py, each logged once."""
+    networks = [network for network in NETWORKS if network == "full" or any(s.network == network for s in chosen)]
+    weights = {network: loss_weights(data_root, network, config.loss.class_weights, config.loss.enet_c)
+               for network in networks}
+    setting = config.loss.class_weights
+    source = "given in the config" if not isinstance(setting, str) else setting
+    for network, values in weights.items():
+        log.info(f"class weights ({network}, {source}): {' '.join(f'{value:.3f}' for value in values[:-1])}")
+    return weights
+
+
 def with_alignment(config, weights_file):
     """The config with the upsampler alignment this run computes with. `from_weights` takes the starting
     weights' (torch from scratch); an explicit alignment that differs from a full network's starting weights
@@ -108,9 +146,9 @@ def initial_weights(config, stage, run_dir, init_file, previous_result):
     weights."""
     num_classes = config.model.num_classes
     if init_file is not None:
-        weights = file_weights(init_file, num_classes)
+        weights = file_weights(init_file, num_classes, refit=True)
     elif isinstance(stage.init, InitFile):
-        weights = file_weights(stage.init.file, num_classes)
+        weights = file_weights(stage.init.file, num_classes, refit=True)
     elif stage.init == "scratch":
         return None
     elif previous_result is not None:
@@ -137,6 +175,7 @@ def planned_run(config_path, data_root, out_dir, overrides=(), stages=None, init
         raise UserError(f"{data_root}: no such data folder")
     chosen = [stage for stage in config.stages if stage.number in selected]
     check_init_files(chosen, init)
+    config = with_data_classes(config, data_root)
     return with_alignment(config, start_file(config, chosen[0], Path(out_dir), init)), chosen
 
 
@@ -157,7 +196,8 @@ def completed_stage(config, stage, run_dir):
 
 def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None, init=None, resume=False,
                       devices=Devices(), quiet=False, skip_bad=False):
-    """Train the stages of the config file `config_path` on the Cityscapes root `data_root`, writing to `out_dir`.
+    """Train the stages of the config file `config_path` on the dataset at `data_root` (either layout,
+    data/layout.py), writing to `out_dir`.
 
     overrides: "dotted.path=value" strings (`stages.2.epochs=[66,140]`); stages: "3-4", "2" or None for all;
     init: a weight file the first selected stage starts from instead of its config's source; resume: continue
@@ -173,7 +213,8 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     if devices.is_writer:
         check_run_folder(run_dir, config, chosen, resume)
         check_data(data_root, skip_bad)
-    runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet, skip_bad) for stage in chosen]
+    weights = stage_loss_weights(config, data_root, chosen)
+    runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet, skip_bad, weights) for stage in chosen]
     if devices.is_writer:
         open_run(run_dir, config, chosen, resume)
     results, previous = [], None

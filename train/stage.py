@@ -14,7 +14,7 @@ from convert.ms_io import ALIGN_KEY, NETWORK_KEY
 from convert.names import PARTS, part_of
 from convert.network import build_network
 from convert.weights import Weights
-from data.cityscapes import find_samples
+from data.layout import find_samples
 from data.pipeline import dataset_rows, make_dataset, steps_per_epoch
 from facts.digest import arrays_digest
 from facts.errors import UserError
@@ -82,8 +82,10 @@ def epoch_seed(config, stage, epoch):
 
 
 class StageRunner:
-    def __init__(self, config, stage, data_root, run_dir, devices, quiet=False, skip_bad=False):
+    def __init__(self, config, stage, data_root, run_dir, devices, quiet=False, skip_bad=False, loss_weights=None):
+        """`loss_weights`: {network: class weights} (train.run.stage_loss_weights); None: erfnet_pytorch's."""
         self.config, self.stage, self.data_root, self.devices = config, stage, Path(data_root), devices
+        self.loss_weights = loss_weights or {"encoder": "encoder", "full": "full"}
         self.dir = Path(run_dir) / stage.name
         self.quiet = quiet or not devices.is_writer
         self.skip_bad = skip_bad
@@ -120,7 +122,8 @@ class StageRunner:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.trim_metrics(first - 1)
             best = self.best_so_far()
-        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.amp.loss_scale, randomness)
+        step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.amp.loss_scale, randomness,
+                         self.loss_weights[stage.network])
         last_miou = float("nan")
         for epoch in range(first, stage.last_epoch + 1):
             net.set_train(True)
@@ -165,7 +168,7 @@ class StageRunner:
         config = self.config
         return validate(net, self.stage.network, self.data_root, config.validation.height,
                         config.validation.batch_size, config.workers, devices, quiet=self.quiet,
-                        skip_bad=self.skip_bad)
+                        skip_bad=self.skip_bad, loss_weights=self.loss_weights["full"])
 
     def restore_newest(self, net, optimizer, randomness):
         """Load the newest epoch checkpoint that reads back whole (MindSpore's CRC32 verified) into the network,

@@ -35,10 +35,10 @@ def loss_scaler(loss_scale):
 class CompiledStep(nn.Cell):
     """`construct(images, labels) -> loss`: gradients and the Adam update in one graph."""
 
-    def __init__(self, net, optimizer, only_encode, data_parallel, loss_scale):
+    def __init__(self, net, optimizer, only_encode, data_parallel, loss_scale, loss_weights):
         super().__init__(auto_prefix=False)
         self.net, self.optimizer, self.only_encode = net, optimizer, only_encode
-        self.loss_fn = WeightedCrossEntropy("encoder" if only_encode else "full")
+        self.loss_fn = WeightedCrossEntropy(loss_weights)
         self.scaler = loss_scaler(loss_scale)
         self.reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True) if data_parallel else None
         self.grad_fn = ms.value_and_grad(self.scaled_loss, None, optimizer.parameters)
@@ -64,12 +64,14 @@ class CompiledStep(nn.Cell):
 
 class TrainStep:
     """`step(images, labels) -> loss` (a float) for one network kind ("encoder" or "full"); `dropout`, the
-    network's ms_erfnet.seeded_dropout.DropoutRandomness, draws the step's masks (None: no seeded dropout installed)."""
+    network's ms_erfnet.seeded_dropout.DropoutRandomness, draws the step's masks (None: no seeded dropout installed);
+    `loss_weights`: the loss's class weights (ms_erfnet.loss; None: erfnet_pytorch's for `network`)."""
 
-    def __init__(self, net, optimizer, network, data_parallel=False, loss_scale=1.0, dropout=None):
+    def __init__(self, net, optimizer, network, data_parallel=False, loss_scale=1.0, dropout=None, loss_weights=None):
         self.only_encode = network == "encoder"
         self.dropout = dropout
-        self.compiled = CompiledStep(net, optimizer, self.only_encode, data_parallel, loss_scale)
+        self.compiled = CompiledStep(net, optimizer, self.only_encode, data_parallel, loss_scale,
+                                     network if loss_weights is None else loss_weights)
         self.compiled_shapes = set()
 
     def __call__(self, images, labels):

@@ -28,11 +28,12 @@ def validates_after(config, stage, epoch):
 
 
 def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False,
-             skip_bad=False):
+             skip_bad=False, loss_weights=None):
     """(val mIoU, val loss) of `net` on the val split, on every rank of `devices` (each holding the same network);
     a progress bar unless `quiet`; `skip_bad` leaves out unusable samples. The files are not read to their end
-    first: the run checked them once (train.run.check_data)."""
+    first: the run checked them once (train.run.check_data). `loss_weights`: the val loss's class weights (None:
+    eval.evaluate's default for the data)."""
     scored = EncoderPrediction(net) if network == "encoder" else net
     result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet,
-                      devices=devices, skip_bad=skip_bad, verify=False)
+                      devices=devices, skip_bad=skip_bad, verify=False, loss_weights=loss_weights)
     return float(result.mean_iou), float(result.mean_loss)

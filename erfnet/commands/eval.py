@@ -6,7 +6,7 @@ from pathlib import Path
 
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
 from convert.network import full_network_weights
-from data.cityscapes import find_samples
+from data.layout import find_samples
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
 from eval.evaluate import PROTOCOLS, check_settings, evaluate
@@ -24,7 +24,9 @@ def add_arguments(parser):
     parser.add_argument("--weights", type=Path, required=True,
                         help="a MindSpore .ckpt or PyTorch .pth/.pth.tar/.pt file, an .onnx file (run by onnxruntime), "
                              "or a folder: every weight file in it is evaluated and the best named")
-    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root: Cityscapes' (leftImg8bit/, gtFine/) or one's own folders (images/, "
+                             "labels/, classes.yaml: docs/own-data.md)")
     parser.add_argument("--split", default="val", help="split to score")
     parser.add_argument("--height", type=int, default=512, help="inference height H (multiple of 8); the width "
                         "follows the aspect ratio")

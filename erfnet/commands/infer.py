@@ -7,7 +7,8 @@ from pathlib import Path
 from convert.network import full_network_weights
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
 from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
-from eval.infer import KINDS, check_kinds, find_images, infer_images
+from data.folders import read_classes
+from eval.infer import KINDS, check_kinds, find_images, infer_images, kinds_for
 from facts.atomic import check_folder_writable
 from facts.errors import UserError
 from facts.spec import check_size
@@ -26,10 +27,14 @@ def add_arguments(parser):
                         help="output folder: <out>/<kind>/<sub-folders>/<name>.png, keeping the input's names")
     parser.add_argument("--height", type=int, default=512,
                         help="inference height (multiple of 8); outputs are at each image's own size")
-    parser.add_argument("--what", default=",".join(KINDS),
-                        help="comma-separated outputs: color (Cityscapes palette), overlay (palette over the "
-                             "photo), trainids (raw class map, 19 = void), labelids (Cityscapes ids for the "
-                             "official evaluator, void -> 0)")
+    parser.add_argument("--what",
+                        help=f"comma-separated outputs from {', '.join(KINDS)}: color (class palette: Cityscapes' "
+                             f"for 19 or 20 classes, --classes' colours, or generated), overlay (palette over the "
+                             f"photo), trainids (raw class map; on Cityscapes 19 = void), labelids (Cityscapes ids "
+                             f"for the official evaluator, void -> 0; 19 or 20 classes only). Default: every kind "
+                             f"that suits the network")
+    parser.add_argument("--classes", type=Path, metavar="CLASSES_YAML",
+                        help="a dataset's classes.yaml (docs/own-data.md) whose colours the pictures use")
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
     add_runtime_arguments(parser)
     add_device_arguments(parser, workers=f"each predicts its shard of the images (worker logs in "
@@ -37,8 +42,10 @@ def add_arguments(parser):
 
 
 def run(args):
-    kinds = tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
-    check_kinds(kinds)
+    kinds = None if args.what is None else tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
+    if kinds is not None:
+        check_kinds(kinds)
+    colours = read_classes(args.classes).colours if args.classes else None
     check_size("--height", args.height)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -51,8 +58,9 @@ def run(args):
     devices = join_devices(args)
     use_graph_mode()
     net = open_runtime(args, args.weights)
+    kinds = kinds_for(net.num_classes, kinds)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=not devices.is_writer,
-                           devices=devices)
+                           devices=devices, colours=colours)
     if devices.is_writer:
         print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
         if summary.failed:

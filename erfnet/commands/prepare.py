@@ -7,7 +7,9 @@ from facts.spec import check_size
 
 
 def add_arguments(parser):
-    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root: Cityscapes' (leftImg8bit/, gtFine/) or one's own folders (images/, "
+                             "labels/, classes.yaml: docs/own-data.md)")
     parser.add_argument("--height", type=int, default=512, help="resize images and labels to this height "
                         "(a multiple of 8: the training height)")
     parser.add_argument("--split", nargs="+", default=["train", "val"], help="splits to prepare")

@@ -13,7 +13,9 @@ from train.config import shipped_configs
 def add_arguments(parser):
     parser.add_argument("--config", required=True, help="training config: a YAML file, or the name of a shipped "
                         f"one ({', '.join(shipped_configs())})")
-    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root: Cityscapes' (leftImg8bit/, gtFine/) or one's own folders (images/, "
+                             "labels/, classes.yaml: docs/own-data.md)")
     parser.add_argument("--out", type=Path, required=True,
                         help="run folder: config.yaml, then stage<N>/ with checkpoints/, best.ckpt, final.ckpt, "
                              "metrics.jsonl")
@@ -22,7 +24,9 @@ def add_arguments(parser):
                         help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
     parser.add_argument("--init", type=Path, default=None,
                         help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
-                             "of its config's source (the previous stage's final weights in --out, or its init file)")
+                             "of its config's source (the previous stage's final weights in --out, or its init file); "
+                             "weights of another class count (fine-tuning) load every tensor but the output "
+                             "convolutions, which start fresh")
     parser.add_argument("--resume", action="store_true",
                         help="continue each stage from its last epoch checkpoint in --out; completed stages are skipped")
     add_device_arguments(parser, workers="each trains on its shard of the data, gradients averaged, rank 0 writes")
