@@ -7,6 +7,7 @@ from pathlib import Path
 
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
 from ms_erfnet.devices import idle_scheduler
+from data.workers import WORKER_KINDS
 from train.config import shipped_configs
 
 
@@ -20,6 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--stages", default=None, help="stages to run, N or N-M; all, in order, when not given")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
+    parser.add_argument("--worker-kind", choices=WORKER_KINDS, default=None,
+                        help="data workers as threads or processes, or auto: processes when each device has "
+                             "enough cores (docs/data-throughput.md); the config's worker_kind when not given")
     parser.add_argument("--init", type=Path, default=None,
                         help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
                              "of its config's source (the previous stage's final weights in --out, or its init file)")
@@ -33,6 +37,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    if args.worker_kind is not None:
+        args.overrides = args.overrides + [f"worker_kind={args.worker_kind}"]
     if launches(args):
         return launch_training(args)
     if idle_scheduler():
