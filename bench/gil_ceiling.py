@@ -128,7 +128,7 @@ def stages(recipe_name, sample):
     samples = [sample]
     if recipe_name == "pytorch":
         params = PytorchParams(flip=True, shift_x=1, shift_y=-2)
-        parts = [("decode image (MindSpore Decode)", lambda: read_image(sample.image_path)),
+        parts = [("decode image (Pillow)", lambda: read_image(sample.image_path)),
                  ("decode label (Pillow) + trainIds", lambda: read_label(sample)),
                  ("resize image + label (Pillow)", lambda: resize_pair(image, label, size)),
                  ("flip + shift (numpy)", lambda: recipe.augment(small_image, small_label, params))]
@@ -142,7 +142,7 @@ def stages(recipe_name, sample):
             return (np.asarray(picture.resize(size, Image.BILINEAR)),
                     np.asarray(label_picture.resize(size, Image.NEAREST)))
 
-        parts = [("decode image (MindSpore Decode)", lambda: read_image(sample.image_path)),
+        parts = [("decode image (Pillow)", lambda: read_image(sample.image_path)),
                  ("decode label (Pillow) + trainIds", lambda: read_label(sample)),
                  ("Gaussian blur r=0.6 (MindSpore C++)", lambda: gaussian_blur(image, params.blur_radius)),
                  ("crop + resize (Pillow)", crop_resize),

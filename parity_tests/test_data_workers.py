@@ -1,4 +1,5 @@
-"""Worker kinds: `auto` picks by the cores; threads and processes give the same batches for a seed, on every
+"""Worker kinds: images decode with MindSpore's pixels through a decoder that releases the GIL; `auto` picks by
+the cores; threads and processes give the same batches for a seed, on every
 shard and with any number of workers; a bad file is named by process workers too; a trainer stopped by Ctrl-C
 or killed leaves no worker process behind; the trainer measures its time waiting for data."""
 import os
@@ -11,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from PIL import Image
 
 from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
+from data.cityscapes import read_image
 from data.make_data import make_data
 from data.pipeline import dataset_rows, make_dataset
 from data.workers import PROCESS_CORES, pipeline_cores, uses_processes
@@ -32,6 +35,20 @@ def test_auto_picks_processes_only_with_enough_cores_and_workers():
     assert pipeline_cores(len(os.sched_getaffinity(0))) == 1 and pipeline_cores(10 ** 6) == 1
     with pytest.raises(ValueError, match="choose one of auto, threads, processes"):
         uses_processes("fibres", 2)
+
+
+@pytest.mark.parametrize("mode, suffix", [("RGB", "png"), ("L", "png"), ("RGBA", "png"), ("P", "png"),
+                                          ("I;16", "png"), ("RGB", "jpg")])
+def test_images_decode_to_mindspores_pixels(tmp_path, mode, suffix):
+    import mindspore.dataset.vision as vision
+    values = np.random.default_rng(3).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    picture = Image.fromarray(values[..., 0].astype(np.uint16) * 257) if mode == "I;16" \
+        else Image.fromarray(values).convert(mode)
+    path = tmp_path / f"picture.{suffix}"
+    picture.save(path)
+    image = read_image(path)
+    assert image.dtype == np.uint8 and image.shape == (64, 128, 3)
+    np.testing.assert_array_equal(image, vision.Decode()(np.fromfile(path, dtype=np.uint8)))
 
 
 def batches(root, processes, workers, recipe, shard_id):
