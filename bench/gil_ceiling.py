@@ -201,6 +201,14 @@ def project(cores, cpu_threads, gil_threads, cpu_processes, gil_processes):
                  for cpu, gil in ((cpu_threads, gil_threads), (cpu_processes, gil_processes)))
 
 
+def crossover_cores(threads, processes, most=256):
+    """The fewest cores per card at which the model puts processes ahead of threads (None: not up to `most`)."""
+    inputs = threads["cpu_s_per_image"], threads["gil_s_per_image"], processes["cpu_s_per_image"], \
+        processes["gil_s_per_image"]
+    return next((cores for cores in range(1, most + 1) if project(cores, *inputs)[1] > project(cores, *inputs)[0]),
+                None)
+
+
 def held_share(speed, native, python):
     """The share of the time the measured code kept the GIL inside C calls: the share by which the spinner ran
     slower than beside the slower of the two calibrations. A lower bound of the time holding the GIL: Python
@@ -248,7 +256,8 @@ def main():
                 "stages": rows, "process_overhead": overhead, "pipelines": ends,
                 "ceilings_images_s": {kind: 1 / end["gil_s_per_image"] if end["gil_s_per_image"] else float("inf")
                                       for kind, end in ends.items()},
-                "projection": {c: {"threads": t, "processes": p} for c, (t, p) in projection.items()}}
+                "projection": {c: {"threads": t, "processes": p} for c, (t, p) in projection.items()},
+                "processes_ahead_from_cores": crossover_cores(threads, processes)}
     report["load_average_at_end"] = os.getloadavg()[0]
     print_report(report)
     RESULTS.parent.mkdir(exist_ok=True)
@@ -281,6 +290,7 @@ def print_report(report):
         print("|---|---|---|")
         for cores, kinds in recipe["projection"].items():
             print(f"| {cores} | {kinds['threads']:.0f} | {kinds['processes']:.0f} |")
+        print(f"\nprocesses ahead of threads from {recipe['processes_ahead_from_cores']} cores per card")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def read_image(path):
             if image.mode.startswith("I;16"):
                 grey = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
                 return np.repeat(grey[..., None], 3, axis=2)
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except Exception:
         raise BadSample(f"{path}: cannot decode the image (missing, truncated or corrupted PNG)") from None
 
