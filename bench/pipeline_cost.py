@@ -35,3 +35,27 @@ def measure_pipeline(root, recipe, workers, batch, cache, epochs, worker_kind):
     main = _cpu_seconds(me.cpu_times()) - before
     return {"images_per_s": count / seconds, "cpu_s_per_image": (main + sum(children.values())) / count,
             "main_cpu_s_per_image": main / count, "worker_processes": len(children)}
+
+
+_RATE_IN_TREE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from data.pipeline import make_dataset
+root, recipe, workers, processes = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
+start = time.perf_counter()
+dataset = make_dataset(root, "train", recipe=recipe, height=512, batch_size=4, shuffle=True, seed=0,
+                       num_workers=workers, drop_remainder=True, crop_ratio=(1.0, 1.3) if recipe == "zoo" else None,
+                       python_multiprocessing=processes)
+count = sum(images.shape[0] for images, _ in dataset.create_tuple_iterator(num_epochs=2, output_numpy=True))
+print(count / (time.perf_counter() - start))
+"""
+
+
+def rate_in_tree(tree, root, recipe, workers, processes):
+    """Images/s of 2 epochs of the training pipeline of the source tree `tree` (another version of this project),
+    in a fresh process, so two versions are measured alike."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", _RATE_IN_TREE, str(tree), str(root), recipe, str(workers),
+                             "1" if processes else "0"], capture_output=True, text=True, check=True)
+    return float(result.stdout.split()[-1])
