@@ -58,6 +58,13 @@ def batches(root, processes, workers, recipe, shard_id):
     return list(dataset_rows(dataset))
 
 
+def test_more_workers_than_cpus_run_as_many_as_there_are(data_root):
+    many = batches(data_root, False, os.cpu_count() + 3, "zoo", 0)
+    one = batches(data_root, False, 1, "zoo", 0)
+    for a, b in zip(many, one, strict=True):
+        np.testing.assert_array_equal(a["image"], b["image"])
+
+
 @pytest.mark.parametrize("recipe, shard_id", [("zoo", 0), ("pytorch", 1)])
 def test_threads_and_processes_give_the_same_batches(data_root, recipe, shard_id):
     threads = batches(data_root, False, 2, recipe, shard_id)
