@@ -58,12 +58,17 @@ def _open_checked(path, verify):
 
 
 def read_image(path):
-    """The image as uint8 [H, W, 3] RGB, decoded by MindSpore's C++ Decode (for PNG the same pixels as
-    Pillow, at the same speed); BadSample names the file if it cannot be decoded."""
-    import mindspore.dataset.vision as vision
+    """The image as uint8 [H, W, 3] RGB, decoded by Pillow, whose decoders release the GIL; MindSpore's Decode
+    gives the same pixels but keeps the GIL, which capped thread workers at one decode at a time
+    (docs/data-throughput.md). 16-bit grey images keep their high byte, as MindSpore's Decode does.
+    BadSample names the file if it cannot be decoded."""
     try:
-        return vision.Decode()(np.fromfile(path, dtype=np.uint8))
-    except (OSError, RuntimeError, ValueError):
+        with Image.open(path) as image:
+            if image.mode.startswith("I;16"):
+                grey = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
+            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    except Exception:
         raise BadSample(f"{path}: cannot decode the image (missing, truncated or corrupted PNG)") from None
 
 

@@ -56,6 +56,7 @@ def smoke_raw():
     (lambda raw: raw["stages"][4].update(init="previous_encoder", network="encoder"),
      r"stages\.4\.epochs: \[3, 4\] overlaps stage 2"),
     (lambda raw: raw["stages"][3].update(init="previous"), r"stages\.3\.init: previous: stage 2 trains the encoder"),
+    (lambda raw: raw.update(worker_kind="fibres"), r"config field worker_kind: must be one of auto, threads, processes"),
 ])
 def test_a_bad_field_is_named(change, message):
     raw = smoke_raw()

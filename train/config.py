@@ -20,6 +20,7 @@ import yaml
 
 from data.class_weights import ENET_C, SETTINGS
 from data.recipes import TRAINING_RECIPES
+from data.workers import WORKER_KINDS
 from facts.errors import UserError, first_line
 from facts.spec import DROPOUT_MODES, NETWORKS, STRIDE, UPSAMPLE_ALIGNMENTS, layer_table
 from train.schema import dump, fail, integer, key, mapping, number, parse, rule, text
@@ -209,7 +210,8 @@ class Amp:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """seed: data order, augmentation, dropout and fresh weights; batch_size: per device; height: training
-    height (the width follows the images' aspect ratio); workers: data-loading workers per device."""
+    height (the width follows the images' aspect ratio); workers: data-loading workers per device; worker_kind:
+    threads, processes, or auto (the host's cores decide, data/workers.py)."""
     seed: int = rule(low=0)
     lr0: float = rule(above=0.0)
     weight_decay: float = rule(1e-4, low=0.0)
@@ -217,6 +219,7 @@ class TrainConfig:
     batch_size: int = rule(low=1)
     height: int = rule(low=STRIDE, multiple_of=STRIDE)
     workers: int = rule(2, low=1)
+    worker_kind: str = rule("auto", choices=WORKER_KINDS)
     model: Model = rule(Model())
     loss: Loss = rule(Loss())
     validation: Validation = rule(Validation())

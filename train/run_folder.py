@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "erfnet_run.json"
 CONFIG = "config.yaml"
-NEUTRAL_FIELDS = ("workers", "checkpoints.keep_last")  # data-loading threads, epoch checkpoints kept
+NEUTRAL_FIELDS = ("workers", "worker_kind", "checkpoints.keep_last")  # data loading, epoch checkpoints kept
 
 
 def _sha256(text):

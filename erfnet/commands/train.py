@@ -5,6 +5,7 @@ job failed or died (one line naming its rank; the last complete checkpoint is in
 """
 from pathlib import Path
 
+from data.workers import WORKER_KINDS
 from erfnet.launch import add_device_arguments, add_host_arguments, join_devices, launch, launches
 from ms_erfnet.devices import LAUNCHER_LOGS, idle_scheduler
 from train.config import shipped_configs
@@ -22,6 +23,9 @@ def add_arguments(parser):
     parser.add_argument("--stages", default=None, help="stages to run, N or N-M; all, in order, when not given")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a config field, value in YAML (repeatable): --set stages.2.epochs=[66,140]")
+    parser.add_argument("--worker-kind", choices=WORKER_KINDS, default=None,
+                        help="data workers as threads or processes, or auto: processes when each device has "
+                             "enough cores (docs/data-throughput.md); the config's worker_kind when not given")
     parser.add_argument("--init", type=Path, default=None,
                         help="weight file (.pth/.pth.tar/.pt/.ckpt) the first selected stage starts from instead "
                              "of its config's source (the previous stage's final weights in --out, or its init file); "
@@ -38,6 +42,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    if args.worker_kind is not None:
+        args.overrides = args.overrides + [f"worker_kind={args.worker_kind}"]
     if launches(args):
         return launch_training(args)
     if idle_scheduler():
