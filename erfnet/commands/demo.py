@@ -78,7 +78,7 @@ def parity_step(out, args):
     print(f"converted to {converted}: {len(weights.arrays)} tensors, {weights.num_classes} classes")
     for note in weights.notes:
         print(f"  note: {note}")
-    text, passed = parity_report(weights, args.parity_height, args.parity_width, batch=2, seed=args.seed)
+    text, passed, _ = parity_report(weights, args.parity_height, args.parity_width, batch=2, seed=args.seed)
     print(text)
     return passed
 
