@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from facts import labels
 from facts.errors import UserError
@@ -17,6 +17,8 @@ from facts.errors import UserError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
+EXIF_ORIENTATION = 0x0112  # 1: stored as shown; 2-8: shown mirrored and/or turned by a multiple of 90 degrees
+TURNED_SIDEWAYS = (5, 6, 7, 8)  # orientations that exchange width and height
 LABEL_KINDS = ("labelTrainIds", "labelIds")
 
 
@@ -44,12 +46,18 @@ class BadSample(UserError):
     """A sample that cannot be used: missing partner, unreadable file, size mismatch or unknown label."""
 
 
+def orientation(image):
+    """The EXIF orientation of an opened Pillow image (1 when it has none). Read only from EXIF found while
+    opening (a JPEG's APP1, a PNG's eXIf chunk before its pixels): asking Pillow for more decodes a PNG whole."""
+    return image.getexif().get(EXIF_ORIENTATION, 1) if "exif" in image.info else 1
+
+
 def _open_checked(path, verify):
-    """Open a PNG and return its size; with `verify` also check every chunk's CRC to the end of the file,
-    which finds truncated and corrupted files without decoding pixels."""
+    """Open an image and return its size as shown (EXIF orientation applied); with `verify` also check every
+    chunk's CRC to the end of the file, which finds truncated and corrupted files without decoding pixels."""
     try:
         with Image.open(path) as image:
-            size = image.size
+            size = image.size[::-1] if orientation(image) in TURNED_SIDEWAYS else image.size
             if verify:
                 image.verify()
     except Exception as error:
@@ -57,11 +65,24 @@ def _open_checked(path, verify):
     return size
 
 
+def _shown_orientation(path):
+    try:
+        with Image.open(path) as image:
+            return orientation(image)
+    except Exception:  # the decoder below names the file
+        return 1
+
+
 def read_image(path):
-    """The image as uint8 [H, W, 3] RGB, decoded by MindSpore's C++ Decode (for PNG the same pixels as
-    Pillow, at the same speed); BadSample names the file if it cannot be decoded."""
+    """The image as uint8 [H, W, 3] RGB, the way it is shown: decoded by MindSpore's C++ Decode (for PNG the same
+    pixels as Pillow, at the same speed), or, for a photo whose EXIF orientation says it is stored turned or
+    mirrored (phones store photos so), by Pillow and turned upright (ImageOps.exif_transpose), so predictions
+    lie over the picture the user sees. BadSample names the file if it cannot be decoded."""
     import mindspore.dataset.vision as vision
     try:
+        if _shown_orientation(path) != 1:
+            with Image.open(path) as image:
+                return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
         return vision.Decode()(np.fromfile(path, dtype=np.uint8))
     except (OSError, RuntimeError, ValueError):
         raise BadSample(f"{path}: cannot decode the image (missing, truncated or corrupted PNG)") from None

@@ -23,7 +23,7 @@ import numpy as np
 from data.cityscapes import find_samples
 from data.pipeline import dataset_rows, make_dataset
 from eval import metrics
-from eval.predict import class_map, logits, native_class_map
+from eval.predict import class_map, inference_mode, logits, native_class_map
 from facts.errors import UserError
 from facts.labels import NUM_CLASSES, VOID
 from facts.progress import progress
@@ -132,7 +132,7 @@ def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
              quiet=False, devices=Devices(), skip_bad=False, verify=True):
-    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the Cityscapes root `data_root`.
+    """Score `net` (an eval.predict.Predictor: a MindSpore ERFNet with its weights, or onnxruntime) on `split` of the Cityscapes root `data_root`.
 
     Returns an EvalResult of the whole split; with the `devices` of a data-parallel job every worker scores
     its shard and returns the summed result. The network is put in inference mode and given back in the mode
@@ -140,14 +140,10 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     whose run checked the files once, passes False); `skip_bad`: unusable samples are named and left out.
     """
     _check(net, protocol, height, batch_size)
-    was_training = net.training
-    net.set_train(False)
     start = time.perf_counter()
-    try:
+    with inference_mode(net):
         tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet,
                             skip_bad, verify)
-    finally:
-        net.set_train(was_training)
     if devices.data_parallel:
         tally = tally.summed(devices)
     return EvalResult(tally.confusion, tally.mean_loss, tally.images, time.perf_counter() - start, protocol, height)

@@ -74,3 +74,14 @@ def test_a_report_folder_that_is_a_file_is_refused_before_comparing(tmp_path, ca
     (tmp_path / "taken").write_text("")
     status = main(["parity", "--weights", str(tmp_path / "absent.pth"), *SMALL, "--report", str(tmp_path / "taken")])
     assert status == 2 and "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_quiet_parity_prints_the_verdict_and_the_first_divergence_only(tmp_path, capsys):
+    save_upstream(tmp_path / "a.pth")
+    convert_file(tmp_path / "a.pth", tmp_path / "b.ckpt")
+    swapped = rewritten(tmp_path / "b.ckpt", tmp_path / "swapped.ckpt", gamma_beta_swapped)
+    status = main(["parity", "--reference", str(tmp_path / "a.pth"), "--weights", str(swapped), *SMALL, "--quiet"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert status == 1 and len(lines) == 2
+    assert lines[0] == "first divergence: encoder.layers.3: bn1 gamma and beta exchanged"
+    assert lines[1].startswith("FAIL: some rows exceed their bar (")

@@ -2,6 +2,7 @@
 seed by seed, with curves, a table and a verdict on whether the two reach the same accuracy."""
 from pathlib import Path
 
+from erfnet.command_line import again
 from facts.errors import UserError
 from ms_erfnet.devices import DEVICE_TARGETS, select_device
 
@@ -52,3 +53,9 @@ def run(args):
     print(f"{title}\n\n{runs_table(runs)}\n\n{summary_table(summaries)}\n\n{result.line()}")
     print(f"wrote {args.out / 'curves.csv'}, {args.out / 'curves.png'}, {args.out / 'summary.json'}")
     return 0 if result.passed else 1
+
+
+def after_interrupt(args):
+    """What Ctrl-C leaves: the runs under OUT (finished ones whole); a comparison starts afresh in a new folder."""
+    return (f"the runs trained so far are under {args.out}/mindspore and {args.out}/pytorch; a comparison does not "
+            f"resume: move that folder aside and run again: {again(args.argv)}")

@@ -12,6 +12,7 @@ def add_arguments(parser):
     parser.add_argument("--val", type=int, default=8, help="number of validation scenes")
     parser.add_argument("--width", type=int, default=256, help="image width in pixels; height is width/2")
     parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
@@ -21,6 +22,6 @@ def run(args):
         raise UserError(f"--width {args.width}: must be an even number >= 16")
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: exists and is not a folder")
-    make_data(args.out, {"train": args.train, "val": args.val}, args.width, args.seed, quiet=False)
+    make_data(args.out, {"train": args.train, "val": args.val}, args.width, args.seed, quiet=args.quiet)
     print(f"wrote {args.train} train and {args.val} val scenes of {args.width}x{args.width // 2} to {args.out}")
     return 0

@@ -39,6 +39,8 @@ def add_arguments(parser):
                         help="also write DIR/parity.json (every row, the verdict, the first divergence; schema in "
                              "docs/parity-report.md) and DIR/parity.png (each table's error against its bar, per "
                              "block)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the verdict, the first divergence and the files written, not the tables")
     add_device_arguments(parser)
 
 
@@ -49,15 +51,19 @@ def run(args):
     select_device(args.device)
     started = time.perf_counter()
     text, passed, report = two_files(args) if args.reference else one_file(args)
-    print(text)
-    if "n/a" in text:
-        print(f"\n{NOT_APPLICABLE}")
+    if args.quiet:
+        if report.divergence is not None:
+            print(report.divergence)
+    else:
+        print(text)
+        if "n/a" in text:
+            print(f"\n{NOT_APPLICABLE}")
     if args.report is not None:
         from parity.report_files import write_report
         json_path, png_path = write_report(report, args.report)
         print(f"\nwrote {json_path} and {png_path}")
-    verdict = "PASS: every row within its bar" if passed else "FAIL: rows above exceed their bar"
-    print(f"\n{verdict} ({time.perf_counter() - started:.1f} s)")
+    failed = "FAIL: some rows exceed their bar" if args.quiet else "FAIL: rows above exceed their bar"
+    print(f"\n{'PASS: every row within its bar' if passed else failed} ({time.perf_counter() - started:.1f} s)")
     return 0 if passed else 1
 
 
