@@ -9,7 +9,7 @@ from convert.network import full_network_weights
 from data.cityscapes import find_samples
 from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
-from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name
+from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name, runtime_said
 from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
 from facts.atomic import check_folder_writable, is_temporary
@@ -108,7 +108,8 @@ def run(args):
                           skip_bad=args.skip_bad)
         if devices.is_writer:
             print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height}"
-                                f"{f', {devices.size} workers' if devices.data_parallel else ''}, {runtime})"))
+                                f"{f', {devices.size} workers' if devices.data_parallel else ''}, "
+                                f"{runtime_said(args, file)})"))
             text_path, json_path = write_metrics(result, file, args.split, args.metrics_out)
             print(f"wrote {text_path} and {json_path}", flush=True)
         scores[file] = result.mean_iou

@@ -7,7 +7,7 @@ from pathlib import Path
 from convert.network import full_network_weights
 from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
-from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name
+from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name, runtime_said
 from eval.infer import KINDS, check_kinds, find_images, infer_images
 from facts.atomic import check_folder_writable
 from facts.errors import UserError
@@ -59,7 +59,8 @@ def run(args):
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=args.quiet or not devices.is_writer,
                            devices=devices)
     if devices.is_writer:
-        print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
+        print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out} "
+              f"({runtime_said(args, args.weights)})")
         if summary.failed:
             print(f"erfnet infer: {len(summary.failed)} image(s) could not be read or predicted: "
                   f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)

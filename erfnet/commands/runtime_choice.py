@@ -4,17 +4,14 @@ auto, the default, picks the runtime measured fastest for the work (docs/cli.md,
 measurement in bench/results/runtime_choice_2026-12-05.json): onnxruntime for inference on this machine's CPU in
 one process at an inference height of at least ONNX_FROM_HEIGHT (batch 1: 0.82x MindSpore graph mode's time at
 512x1024, 0.69x at 384x768), MindSpore everywhere else (Ascend or GPU, --devices N, and smaller heights: 1.04x at
-256x512, a tie or MindSpore's). An .onnx file always runs in onnxruntime. The command says which in one line.
+256x512, a tie or MindSpore's). An .onnx file always runs in onnxruntime. The command's result line says which, and why.
 """
-import logging
 from pathlib import Path
 
 from convert.network import load_full_network
 from eval.runtime import RUNTIMES, OnnxRuntime, cache_folder
 from facts.errors import UserError
-from ms_erfnet.devices import in_msrun_job, resolve_device
-
-log = logging.getLogger(__name__)
+from ms_erfnet.devices import resolve_device
 
 AUTO = "auto"
 ONNX_ENDING = ".onnx"
@@ -51,14 +48,8 @@ def automatic(args, path):
 
 def runtime_name(args, path):
     """The runtime `args` ask for with weights at `path`, refusing what cannot run: an .onnx file needs
-    onnxruntime, which runs in one process on this machine's CPU. What auto chose is said in one line (by the
-    command the user started, not again by the workers of an msrun job)."""
-    runtime = args.runtime
-    if runtime == AUTO:
-        runtime, why = automatic(args, path)
-        if not in_msrun_job():
-            other = "mindspore" if runtime == "onnxruntime" else "onnxruntime"
-            log.info(f"runtime: {runtime} (--runtime auto: {why}; --runtime {other} chooses the other)")
+    onnxruntime, which runs in one process on this machine's CPU."""
+    runtime = automatic(args, path)[0] if args.runtime == AUTO else args.runtime
     if is_onnx(path) and runtime != "onnxruntime":
         raise UserError(f"{path}: an ONNX model runs in onnxruntime; use --runtime onnxruntime")
     if runtime == "onnxruntime" and args.devices > 1:
@@ -67,6 +58,14 @@ def runtime_name(args, path):
     if runtime == "onnxruntime" and args.device not in ("auto", "CPU"):
         raise UserError(f"onnxruntime runs on the CPU; drop --device {args.device} or use --runtime mindspore")
     return runtime
+
+
+def runtime_said(args, path):
+    """The runtime in words for the command's result line: which, and why when --runtime auto chose it."""
+    if args.runtime != AUTO:
+        return args.runtime
+    runtime, why = automatic(args, path)
+    return f"{runtime}, chosen by --runtime auto: {why}"
 
 
 def open_runtime(path, runtime, batch_size):
