@@ -125,3 +125,17 @@ def test_the_interrupted_line_of_eval_and_compare_training(tmp_path):
                    f"--data 'my data'"
     line = compare_training.after_interrupt(Namespace(out=tmp_path / "cmp", argv=["compare-training", "--out", "x"]))
     assert line.endswith("move that folder aside and run again: erfnet compare-training --out x")
+
+
+def test_evaluation_reads_a_turned_photo_as_shown_and_pairs_it_with_its_label(tmp_path):
+    from data.cityscapes import check_sample, find_samples, read_sample
+    make_data(tmp_path, {"train": 0, "val": 1}, 64, seed=0)
+    sample = find_samples(tmp_path, "val")[0]
+    upright, label = read_sample(sample)
+    exif = Image.Exif()
+    exif[0x0112] = TURNED
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(sample.image_path, exif=exif)
+    check_sample(sample)
+    image, same_label = read_sample(sample)
+    np.testing.assert_array_equal(image, upright)
+    np.testing.assert_array_equal(same_label, label)
