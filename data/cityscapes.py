@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from facts import labels
 from facts.errors import UserError
@@ -17,6 +17,8 @@ from facts.errors import UserError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
+EXIF_ORIENTATION = 0x0112  # 1: stored as shown; 2-8: shown mirrored and/or turned by a multiple of 90 degrees
+TURNED_SIDEWAYS = (5, 6, 7, 8)  # orientations that exchange width and height
 LABEL_KINDS = ("labelTrainIds", "labelIds")
 
 
@@ -44,12 +46,18 @@ class BadSample(UserError):
     """A sample that cannot be used: missing partner, unreadable file, size mismatch or unknown label."""
 
 
+def orientation(image):
+    """The EXIF orientation of an opened Pillow image (1 when it has none). Read only from EXIF found while
+    opening (a JPEG's APP1, a PNG's eXIf chunk before its pixels): asking Pillow for more decodes a PNG whole."""
+    return image.getexif().get(EXIF_ORIENTATION, 1) if "exif" in image.info else 1
+
+
 def _open_checked(path, verify):
-    """Open a PNG and return its size; with `verify` also check every chunk's CRC to the end of the file,
-    which finds truncated and corrupted files without decoding pixels."""
+    """Open an image and return its size as shown (EXIF orientation applied); with `verify` also check every
+    chunk's CRC to the end of the file, which finds truncated and corrupted files without decoding pixels."""
     try:
         with Image.open(path) as image:
-            size = image.size
+            size = image.size[::-1] if orientation(image) in TURNED_SIDEWAYS else image.size
             if verify:
                 image.verify()
     except Exception as error:
@@ -58,12 +66,16 @@ def _open_checked(path, verify):
 
 
 def read_image(path):
-    """The image as uint8 [H, W, 3] RGB, decoded by Pillow, whose decoders release the GIL; MindSpore's Decode
-    gives the same pixels but keeps the GIL, which capped thread workers at one decode at a time
-    (docs/data-throughput.md). 16-bit grey images keep their high byte, as MindSpore's Decode does.
-    BadSample names the file if it cannot be decoded."""
+    """The image as uint8 [H, W, 3] RGB, the way it is shown, decoded by Pillow, whose decoders release the GIL
+    (MindSpore's Decode gives the same pixels but keeps the GIL, which capped thread workers at one decode at a
+    time: docs/data-throughput.md). A photo whose EXIF orientation says it is stored turned or mirrored (phones
+    store photos so) is turned upright (ImageOps.exif_transpose), so predictions lie over the picture the user
+    sees. 16-bit grey images keep their high byte, as MindSpore's Decode does. BadSample names the file if it
+    cannot be decoded."""
     try:
         with Image.open(path) as image:
+            if orientation(image) != 1:
+                return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
             if image.mode.startswith("I;16"):
                 grey = (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
                 return np.repeat(grey[..., None], 3, axis=2)

@@ -1,14 +1,18 @@
 """The `erfnet` command: one subcommand per job, each a module of erfnet/commands/.
 
-A subcommand module provides `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when
-their subcommand runs, so `erfnet --help` starts quickly. A `UserError` becomes one line on stderr and
-exit code 2: users never see a traceback for their own mistake. A Python or MindSpore outside the supported
-releases (facts/versions.yaml) is one line before any command runs (`erfnet doctor` still runs, to say more).
+A subcommand module provides `add_arguments(parser)` and `run(args) -> int`, and for long work
+`after_interrupt(args) -> str`: what Ctrl-C left saved and the command that goes on (exit 130). Modules are
+imported only when their subcommand runs, so `erfnet --help` starts quickly. A `UserError` becomes one line on
+stderr and exit code 2: users never see a traceback for their own mistake. A Python or MindSpore outside the
+supported releases (facts/versions.yaml) is one line before any command runs (`erfnet doctor` still runs, to say
+more).
 """
 import argparse
 import importlib
 import platform
+import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from erfnet.logs import set_up_logging
 from facts.errors import UserError
@@ -52,9 +56,19 @@ def release_problem():
     return f"{'; '.join(found)}. Run `erfnet doctor` for details." if found else None
 
 
+def package_version():
+    """The installed erfnet-parity's version (pyproject.toml's, as pip recorded it)."""
+    try:
+        return version("erfnet-parity")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="erfnet", description="ERFNet in MindSpore and PyTorch: convert, compare, train, evaluate.")
+        prog="erfnet", description="ERFNet in MindSpore and PyTorch: convert, compare, train, evaluate.",
+        epilog="`erfnet COMMAND --help` shows a command's options.")
+    parser.add_argument("--version", action="version", version=f"erfnet {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, summary in SUBCOMMANDS.items():
         commands.add_parser(name, help=summary, description=summary, add_help=False)
@@ -72,10 +86,20 @@ def command_parser(name, module=None):
     return sub
 
 
+def stop_as_interrupted(signum, frame):
+    """SIGTERM ends a command the way Ctrl-C does. MindSpore's data pipeline turns Ctrl-C into SIGTERM once an
+    epoch's iterator runs (its C++ SIGINT handler), and job schedulers stop work with SIGTERM: either way the
+    command says what it saved and how to go on."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if not argv or argv[0] not in SUBCOMMANDS:
+    if not argv:
+        parser.print_help()
+        return 0
+    if argv[0] not in SUBCOMMANDS:
         parser.parse_args(argv)
         return 2
     name, rest = argv[0], argv[1:]
@@ -89,13 +113,15 @@ def main(argv=None):
     args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
     from ms_erfnet.onednn import cap_isa_where_it_helps  # here, not at the top: `erfnet --help` needs no MindSpore
     cap_isa_where_it_helps()  # before the command runs MindSpore's first kernel
+    signal.signal(signal.SIGTERM, stop_as_interrupted)
     try:
         return module.run(args)
     except UserError as error:
         print(f"erfnet {name}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"erfnet {name}: interrupted", file=sys.stderr)
+        account = getattr(module, "after_interrupt", None)
+        print(f"erfnet {name}: interrupted" + (f"; {account(args)}" if account else ""), file=sys.stderr)
         return 130
 
 

@@ -25,7 +25,7 @@ from data.class_weights import loss_weights as data_loss_weights
 from data.layout import find_samples, label_space
 from data.pipeline import dataset_rows, make_dataset
 from eval import metrics
-from eval.predict import class_map, logits, native_class_map
+from eval.predict import class_map, inference_mode, logits, native_class_map
 from facts.errors import UserError
 from facts.progress import progress
 from facts.spec import check_size
@@ -135,7 +135,8 @@ def tally_shard(net, data_root, split, height, protocol, batch_size, num_workers
 
 def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_size=1, num_workers=2,
              quiet=False, devices=Devices(), skip_bad=False, verify=True, loss_weights=None):
-    """Score `net` (a built MindSpore ERFNet with its weights) on `split` of the dataset at `data_root`.
+    """Score `net` (an eval.predict.Predictor: a MindSpore ERFNet with its weights, or onnxruntime) on `split` of
+    the dataset at `data_root`.
 
     Returns an EvalResult of the whole split; with the `devices` of a data-parallel job every worker scores
     its shard and returns the summed result. The network is put in inference mode and given back in the mode
@@ -145,14 +146,10 @@ def evaluate(net, data_root, split="val", height=512, protocol="pytorch", batch_
     """
     space = label_space(data_root)
     _check(net, protocol, height, batch_size, space)
-    was_training = net.training
-    net.set_train(False)
     start = time.perf_counter()
-    try:
+    with inference_mode(net):
         tally = tally_shard(net, data_root, split, height, protocol, batch_size, num_workers, devices, quiet,
                             skip_bad, verify, loss_weights)
-    finally:
-        net.set_train(was_training)
     if devices.data_parallel:
         tally = tally.summed(devices)
     return EvalResult(tally.confusion, tally.mean_loss, tally.images, time.perf_counter() - start, protocol, height,

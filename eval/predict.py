@@ -5,7 +5,11 @@ MindSpore's ToTensor to float32 in [0, 1]). Output: trainIds (uint8, 19 = void) 
 resolution or at a native resolution, reached by bilinear upsampling of the logits (half-pixel centres)
 before the argmax, so the full-resolution map is decided on interpolated scores, not on blocky labels.
 """
+import contextlib
+from typing import Protocol
+
 import mindspore as ms
+import mindspore.nn as nn
 import mindspore.dataset.vision as vision
 import mindspore.ops as ops
 import numpy as np
@@ -14,6 +18,29 @@ from data.recipes import output_size, resize_pair
 from facts.spec import stride_padding
 
 _TO_TENSOR = vision.ToTensor()
+
+
+class Predictor(Protocol):
+    """Something that predicts ERFNet's scores: a MindSpore ERFNet, or eval.runtime.OnnxRuntime."""
+    num_classes: int
+
+    def __call__(self, images: ms.Tensor) -> ms.Tensor:
+        """Logits [B, C, H, W] of float32 images [B, 3, H, W] in [0, 1]."""
+
+
+@contextlib.contextmanager
+def inference_mode(predictor):
+    """A MindSpore network in inference mode for the block, given back in the mode it came in; any other
+    predictor only infers already."""
+    if not isinstance(predictor, nn.Cell):
+        yield predictor
+        return
+    was_training = predictor.training
+    predictor.set_train(False)
+    try:
+        yield predictor
+    finally:
+        predictor.set_train(was_training)
 
 
 def image_tensor(image, height):
@@ -27,7 +54,8 @@ def image_tensor(image, height):
 
 
 def logits(net, images):
-    """The network's scores [B, C, H, W] (a MindSpore tensor) for float32 images [B, 3, H, W] of any size.
+    """The scores [B, C, H, W] (a MindSpore tensor) of `net` (a Predictor) for float32 images [B, 3, H, W] of
+    any size.
 
     ERFNet needs sides that are multiples of 8: other images are padded at the bottom and right by repeating
     their edge pixels (a zero band would read as a dark object next to the border; training pads the same way,

@@ -1,10 +1,10 @@
 """The runtimes that compute ERFNet's scores for `erfnet eval` and `erfnet infer`: MindSpore, or onnxruntime on
 the network exported to ONNX (the fastest CPU inference measured here: README "Speed").
 
-A runtime is what eval.predict.logits calls, `runtime(images) -> logits` (MindSpore tensors: images float32
-[B, 3, H, W] in [0, 1], logits [B, C, H, W]), with a Cell's `num_classes`, `training` and `set_train`, so
-evaluation and inference treat both alike and do the same pre- and post-processing. A MindSpore ERFNet is its
-own runtime; `OnnxRuntime` is the other.
+A runtime is an eval.predict.Predictor, what eval.predict.logits calls: `runtime(images) -> logits` (MindSpore
+tensors: images float32 [B, 3, H, W] in [0, 1], logits [B, C, H, W]) and `num_classes`, so evaluation and
+inference treat both alike and do the same pre- and post-processing. A MindSpore ERFNet is its own runtime;
+`OnnxRuntime` is the other.
 
 onnxruntime needs a fixed input shape per model. Given a network, `OnnxRuntime` exports it on first use of each
 input shape (eval.export, which verifies the file against the network) into the cache folder, one file per
@@ -101,8 +101,6 @@ class OnnxRuntime:
     """ERFNet's scores from onnxruntime. Give `net` (a MindSpore ERFNet: exported per input shape, batch
     `batch_size`, into `cache`, default cache_folder()) or `model` (an .onnx file)."""
 
-    training = False
-
     def __init__(self, net=None, model=None, batch_size=1, cache=None):
         if (net is None) == (model is None):
             raise ValueError("give a network or an .onnx file")
@@ -118,11 +116,6 @@ class OnnxRuntime:
             self.fixed, self.num_classes = None, net.num_classes
             self.digest = network_digest(net)
             net.set_train(False)
-
-    def set_train(self, mode=True):
-        if mode:
-            raise ValueError("an onnxruntime model only infers")
-        return self
 
     def cached_path(self, height, width):
         return self.cache / f"erfnet-{self.digest[:32]}-{self.batch_size}x3x{height}x{width}.onnx"

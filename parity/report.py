@@ -100,7 +100,6 @@ def end_to_end_tables(only_encode, train_loss, rows, classes):
 
 
 def parity_report(weights, height, width, batch, seed):
-    """All comparison tables for `weights`, both networks built from them, as (text, passed)."""
-    pair = network_pair(weights)
-    tables = layer_tables(pair, height, width, batch, seed)
-    return "\n\n".join(table.text for table in tables), all(r.passed for table in tables for r in table.rows)
+    """All comparison tables for `weights`, both networks built from them, as (text, passed, tables)."""
+    tables = layer_tables(network_pair(weights), height, width, batch, seed)
+    return "\n\n".join(table.text for table in tables), all(r.passed for table in tables for r in table.rows), tables

@@ -27,3 +27,16 @@ ms.set_context(mode=ms.PYNATIVE_MODE)
 @pytest.fixture(autouse=True)
 def pynative_mode():
     ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def pytest_addoption(parser):
+    """The parity tests on the user's own files (parity_tests/test_parity_on_your_files.py, marker `parity`)."""
+    group = parser.getgroup("erfnet parity", "the parity tests (-m parity) on your own weight files")
+    group.addoption("--weights", metavar="FILE", default=None,
+                    help="ERFNet weights (.pth/.pth.tar/.pt/.ckpt): both networks built from them, or with "
+                         "--reference the MindSpore file checked against REF")
+    group.addoption("--reference", metavar="REF", default=None,
+                    help="the PyTorch file FILE must be faithful to (the two-file comparison of `erfnet parity`)")
+    group.addoption("--size", metavar="HxW", default=None,
+                    help="input height x width, multiples of 8 (default 16x32, where every gradient row is "
+                         "usually decided); the batch is 2")

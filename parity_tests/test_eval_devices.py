@@ -193,7 +193,8 @@ def test_eval_on_several_workers_is_exactly_the_single_process_result(two_worker
     assert code == 0, stdout[-3000:] + stderr[-3000:]
     assert unwanted(stdout + stderr) == [], "rank 0's lines, none of MindSpore's or msrun's"
     assert "Start worker process" in (tmp_path / "msrun_logs" / "msrun.log").read_text()
-    assert f"{workers} workers, mindspore)" in worker_log(tmp_path, 0) and "mIoU" in worker_log(tmp_path, 0)
+    assert f"{workers} workers, mindspore, chosen by --runtime auto: --devices {workers})" in worker_log(tmp_path, 0)
+    assert "mIoU" in worker_log(tmp_path, 0)
     record = json.loads((tmp_path / "final.ckpt.metrics.json").read_text())
     use_graph_mode()  # as the workers run
     alone = evaluate(load_full_network(weights)[0], two_worker_run.root, "val", HEIGHT, protocol, 2, quiet=True)

@@ -1,7 +1,8 @@
 """`--runtime onnxruntime` (eval.runtime): the same mIoU and loss as MindSpore, the same pictures except at
 near-ties, an export cache that is reused, never trusts a damaged file and keys on the weights, and one-line
-errors for what it cannot do."""
+errors for what it cannot do. `--runtime auto` picks the runtime measured fastest and says which in one line."""
 import logging
+from argparse import Namespace
 
 import mindspore as ms
 import mindspore.ops as ops
@@ -13,6 +14,7 @@ from data_fixtures import data_root, png  # noqa: F401  (fixture)
 from eval_references import weight_files  # noqa: F401  (fixture)
 from convert.network import load_full_network
 from erfnet.cli import main
+from erfnet.commands import runtime_choice
 from eval import runtime as runtime_module
 from eval.evaluate import evaluate
 from eval.infer import find_images, infer_images
@@ -139,3 +141,29 @@ def test_infer_runs_a_given_onnx_file(net, data_root, cache, tmp_path, capsys, m
     scores = native_scores(expected, png(source))
     np.testing.assert_array_equal(png(tmp_path / "out" / "trainids" / f"{source.stem}.png"), scores.argmax(0))
     assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize("options, device, chosen", [
+    ({"height": 512}, "CPU", ("onnxruntime", "CPU inference at height 512 (>= 384: measured faster)")),
+    ({"height": 256}, "CPU", ("mindspore", "CPU inference at height 256 (< 384: MindSpore measured faster)")),
+    ({"height": 512, "devices": 8}, "CPU", ("mindspore", "--devices 8")),
+    ({"height": 512}, "Ascend", ("mindspore", "on Ascend")),
+    ({"height": 256, "weights": "model.onnx"}, "CPU", ("onnxruntime", "an .onnx file")),
+])
+def test_runtime_auto_picks_the_runtime_measured_fastest(monkeypatch, options, device, chosen):
+    monkeypatch.setattr(runtime_choice, "resolve_device", lambda target: device)
+    args = Namespace(**{"devices": 1, "device": "auto", "weights": "model.ckpt", **options})
+    assert runtime_choice.automatic(args, args.weights) == chosen
+
+
+def test_runtime_auto_says_which_in_one_line_and_runs_it(weight_files, data_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime_choice, "ONNX_FROM_HEIGHT", HEIGHT)
+    source = sorted((data_root / "leftImg8bit" / "val").glob("*/*.png"))[0]
+    code = main(["infer", "--weights", str(weight_files["torch"]), "--input", str(source), "--out",
+                 str(tmp_path / "out"), "--height", str(HEIGHT), "--what", "trainids"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.strip().splitlines()[-1] == (
+        f"wrote trainids for 1 of 1 images under {tmp_path / 'out'} (onnxruntime, chosen by --runtime auto: CPU "
+        f"inference at height {HEIGHT} (>= {HEIGHT}: measured faster))")
+    assert len(list((tmp_path / "cache" / "erfnet" / "onnx").glob("*.onnx"))) == 1

@@ -2,6 +2,7 @@
 seed by seed, with curves, a table and a verdict on whether the two reach the same accuracy."""
 from pathlib import Path
 
+from erfnet.command_line import again
 from facts.errors import UserError
 from ms_erfnet.devices import DEVICE_TARGETS, select_device
 
@@ -56,3 +57,12 @@ def run(args):
     print(f"{title}\n\n{runs_table(runs)}\n\n{summary_table(summaries)}\n\n{result.line()}")
     print(f"wrote {args.out / 'curves.csv'}, {args.out / 'curves.png'}, {args.out / 'summary.json'}")
     return 0 if result.passed else 1
+
+
+def after_interrupt(args):
+    """What Ctrl-C leaves: every run that ended has its run.json under OUT; --resume keeps them and trains the
+    rest."""
+    from outcome.comparison import RUN_RECORD
+    ended = sorted(args.out.glob(f"*/seed*/{RUN_RECORD}"))
+    return (f"{len(ended)} run(s) ended and are kept under {args.out}; continue with: "
+            f"{again(args.argv, '--resume')}")

@@ -7,8 +7,9 @@ from pathlib import Path
 from convert.api import MS_ENDINGS, TORCH_ENDINGS
 from convert.network import full_network_weights
 from data.layout import find_samples
+from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, join_devices, launch, launches
-from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
+from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name, runtime_said
 from eval.evaluate import PROTOCOLS, check_settings, evaluate
 from eval.report import table, write_metrics
 from facts.atomic import check_folder_writable, is_temporary
@@ -41,6 +42,7 @@ def add_arguments(parser):
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave out unusable samples (missing partner, unreadable PNG, size mismatch, label "
                              "values outside the table), each named on stderr, instead of stopping")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_runtime_arguments(parser)
     add_device_arguments(parser, workers="each scores its shard of the split, the confusion matrices are summed, "
                                          f"rank 0 prints and writes the metrics (worker logs in {LAUNCHER_LOGS}/ beside "
@@ -96,7 +98,7 @@ def run(args):
     scores = {}
     for file in files:
         try:
-            net = open_runtime(args, file)
+            net = open_runtime(file, runtime, args.batch_size)
         except UserError as error:
             if len(files) == 1:
                 raise
@@ -104,10 +106,12 @@ def run(args):
                 log.warning(f"skipping {file}: {error}")
             continue
         result = evaluate(net, args.data, args.split, args.height, args.protocol, args.batch_size, args.workers,
-                          quiet=not devices.is_writer, devices=devices, skip_bad=args.skip_bad)
+                          quiet=args.quiet or not devices.is_writer, devices=devices,
+                          skip_bad=args.skip_bad)
         if devices.is_writer:
             print(table(result, f"{file} on {args.data} {args.split} ({args.protocol} protocol, height {args.height}"
-                                f"{f', {devices.size} workers' if devices.data_parallel else ''}, {runtime})"))
+                                f"{f', {devices.size} workers' if devices.data_parallel else ''}, "
+                                f"{runtime_said(args, file)})"))
             text_path, json_path = write_metrics(result, file, args.split, args.metrics_out)
             print(f"wrote {text_path} and {json_path}", flush=True)
         scores[file] = result.mean_iou
@@ -117,3 +121,12 @@ def run(args):
         best = max(scores, key=lambda file: -math.inf if math.isnan(scores[file]) else scores[file])
         print(f"best: {best} (mIoU {100 * scores[best]:.2f}%) of {len(scores)} evaluated")
     return 0
+
+
+def after_interrupt(args):
+    """What Ctrl-C leaves: the metrics files of the weights scored before it (each written whole), none of the
+    one being scored."""
+    folder = args.metrics_out or (args.weights if args.weights.is_dir() else args.weights.parent)
+    written = sorted(folder.glob("*.metrics.json")) if folder.is_dir() else []
+    kept = f"{len(written)} metrics file(s) in {folder}, each whole" if written else "no metrics were written"
+    return f"{kept}; score again with: {again(args.argv)}"

@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 from convert.network import full_network_weights
+from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
-from erfnet.runtime_option import add_runtime_arguments, open_runtime, runtime_name
 from data.folders import read_classes
+from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name, runtime_said
 from eval.infer import KINDS, check_kinds, find_images, infer_images, kinds_for
 from facts.atomic import check_folder_writable
 from facts.errors import UserError
@@ -36,6 +37,7 @@ def add_arguments(parser):
     parser.add_argument("--classes", type=Path, metavar="CLASSES_YAML",
                         help="a dataset's classes.yaml (docs/own-data.md) whose colours the pictures use")
     parser.add_argument("--batch-size", type=int, default=1, help="images of one size per forward pass")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_runtime_arguments(parser)
     add_device_arguments(parser, workers=f"each predicts its shard of the images (worker logs in "
                                          f"<out>/{LAUNCHER_LOGS}/)")
@@ -50,20 +52,33 @@ def run(args):
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     images = find_images(args.input, exclude=args.out)
-    check_folder_writable(args.out)
-    runtime_name(args, args.weights)
+    try:
+        check_folder_writable(args.out)
+    except UserError as error:
+        raise UserError(f"{error}: give another --out") from None
+    runtime = runtime_name(args, args.weights)
     if launches(args):
         full_network_weights(args.weights)
         return launch(args, args.out / LAUNCHER_LOGS)
     devices = join_devices(args)
     use_graph_mode()
-    net = open_runtime(args, args.weights)
+    net = open_runtime(args.weights, runtime, args.batch_size)
     kinds = kinds_for(net.num_classes, kinds)
-    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=not devices.is_writer,
-                           devices=devices, colours=colours)
+    summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size,
+                           quiet=args.quiet or not devices.is_writer, devices=devices, colours=colours)
     if devices.is_writer:
-        print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
+        print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out} "
+              f"({runtime_said(args, args.weights)})")
         if summary.failed:
             print(f"erfnet infer: {len(summary.failed)} image(s) could not be read or predicted: "
                   f"{', '.join(str(path) for path in summary.failed[:5])}", file=sys.stderr)
     return exit_code(1 if summary.failed else 0, devices)
+
+
+def after_interrupt(args):
+    """What Ctrl-C leaves: the pictures written before it, each whole (written atomically)."""
+    kinds = [kind.strip() for kind in args.what.split(",") if kind.strip()]
+    folder = args.out / kinds[0] if kinds else args.out
+    written = sum(1 for path in folder.rglob("*.png")) if folder.is_dir() else 0
+    return f"{written} image(s) predicted, their pictures whole under {args.out}; predict every image again with: " \
+           f"{again(args.argv)}"

@@ -20,6 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--val", type=int, default=8, help="number of validation scenes")
     parser.add_argument("--width", type=int, default=256, help="image width in pixels; height is width/2")
     parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
@@ -33,10 +34,10 @@ def run(args):
     if args.layout == "folders":
         if not 2 <= args.classes <= 255:
             raise UserError(f"--classes {args.classes}: must be in 2..255 (255 marks ignored pixels)")
-        make_folders_data(args.out, counts, args.width, args.seed, args.classes, quiet=False)
+        make_folders_data(args.out, counts, args.width, args.seed, args.classes, quiet=args.quiet)
         what = f" of {args.classes} classes"
     else:
-        make_data(args.out, counts, args.width, args.seed, quiet=False)
+        make_data(args.out, counts, args.width, args.seed, quiet=args.quiet)
         what = ""
     print(f"wrote {args.train} train and {args.val} val scenes{what} of {args.width}x{args.width // 2} to {args.out}")
     return 0

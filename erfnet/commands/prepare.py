@@ -1,7 +1,8 @@
 """`erfnet prepare`: write the resized MindRecord cache of Cityscapes splits (see data.cache)."""
 from pathlib import Path
 
-from data.cache import prepare
+from data.cache import cache_dir, prepare
+from facts.atomic import check_folder_writable
 from facts.errors import UserError
 from facts.spec import check_size
 
@@ -18,6 +19,7 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=2, help="processes decoding and resizing in parallel")
     parser.add_argument("--skip-bad", action="store_true",
                         help="report unusable samples and leave them out instead of stopping")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args):
@@ -27,6 +29,13 @@ def run(args):
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: must be at least 1")
     for split in args.split:
-        target = prepare(args.data, split, args.height, out=args.out, workers=args.workers, skip_bad=args.skip_bad)
+        target = args.out or cache_dir(args.data, split, args.height)
+        try:
+            check_folder_writable(target.parent)
+        except UserError as error:
+            raise UserError(f"{error}: give --out DIR for the cache, with one --split" if args.out is None
+                            else str(error)) from None
+        target = prepare(args.data, split, args.height, out=args.out, workers=args.workers, skip_bad=args.skip_bad,
+                         quiet=args.quiet)
         print(f"{split}: wrote {target}")
     return 0

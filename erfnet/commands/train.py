@@ -6,6 +6,7 @@ job failed or died (one line naming its rank; the last complete checkpoint is in
 from pathlib import Path
 
 from data.workers import WORKER_KINDS
+from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, add_host_arguments, join_devices, launch, launches
 from ms_erfnet.devices import LAUNCHER_LOGS, idle_scheduler
 from train.config import shipped_configs
@@ -68,3 +69,13 @@ def launch_training(args):
     if args.node_rank == 0:  # the other hosts' launchers may start once node 0's workers write the run folder
         check_run_folder(args.out, config, chosen, args.resume)
     return launch(args, args.out / LAUNCHER_LOGS)
+
+
+def after_interrupt(args):
+    """What Ctrl-C leaves: every checkpoint is whole (written atomically); the newest is where --resume goes on."""
+    from train.checkpoints import epoch_checkpoints
+    saved = [path for stage in sorted(args.out.glob("stage*")) if stage.is_dir()
+             for path in [*epoch_checkpoints(stage).values(), stage / "final.ckpt"] if path.is_file()]
+    newest = max(saved, key=lambda path: path.stat().st_mtime, default=None)
+    kept = f"the newest complete checkpoint is {newest}" if newest else "no epoch had finished, so none was saved"
+    return f"{kept}; continue with: {again(args.argv, '--resume')}"
