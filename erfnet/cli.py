@@ -87,7 +87,7 @@ def main(argv=None):
     module.add_arguments(sub)
     args = sub.parse_args(rest)
     args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
-    signal.signal(signal.SIGTERM, stop_as_interrupted)
+    previous = signal.signal(signal.SIGTERM, stop_as_interrupted)
     try:
         return module.run(args)
     except UserError as error:
@@ -97,6 +97,8 @@ def main(argv=None):
         account = getattr(module, "after_interrupt", None)
         print(f"erfnet {name}: interrupted" + (f"; {account(args)}" if account else ""), file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
