@@ -113,7 +113,7 @@ def main(argv=None):
     args.argv = argv  # the command line, which `--devices N` runs again on each worker (erfnet/launch.py)
     from ms_erfnet.onednn import cap_isa_where_it_helps  # here, not at the top: `erfnet --help` needs no MindSpore
     cap_isa_where_it_helps()  # before the command runs MindSpore's first kernel
-    signal.signal(signal.SIGTERM, stop_as_interrupted)
+    previous = signal.signal(signal.SIGTERM, stop_as_interrupted)
     try:
         return module.run(args)
     except UserError as error:
@@ -123,6 +123,8 @@ def main(argv=None):
         account = getattr(module, "after_interrupt", None)
         print(f"erfnet {name}: interrupted" + (f"; {account(args)}" if account else ""), file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

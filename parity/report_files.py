@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from facts.atomic import atomic_output
-from parity.pair import block_ranks, first_divergence, table_block
+from parity.pair import Divergence, block_ranks, first_divergence, table_block
 from parity.weight_table import WEIGHT_TOLERANCE, scale_of
 
 SCHEMA = "erfnet-parity-report/1"
@@ -92,7 +92,19 @@ class ParityReport:
 def one_file_report(weights_path, input_shape, tables):
     """The report of `erfnet parity --weights FILE`: both networks hold one file's weights, so only the layer
     tables can diverge."""
-    return ParityReport(str(weights_path), None, input_shape, layer_rows(tables), first_divergence([], tables))
+    return ParityReport(str(weights_path), None, input_shape, layer_rows(tables), one_file_divergence(tables))
+
+
+def one_file_divergence(tables):
+    """The first diverging block of a one-file run, with its first failing row: both networks hold the same
+    weights there, so the reason is never a weight."""
+    found = first_divergence([], tables)
+    if found is None:
+        return None
+    title, row = next((table.title, row) for table in tables for row in table.rows
+                      if not row.passed and table_block(table, row) == found.block)
+    return Divergence(found.block, f"{short_title(title)}: {row.name} differs by {row.relative:.2g} (bar "
+                                   f"{row.tolerance:.0e}) with both networks holding this file's weights")
 
 
 def two_file_report(result):
@@ -173,7 +185,7 @@ def report_figure(report):
         figure.text(0.99, 0.01, f"{undecided} n/a rows (a ReLU input within float32 rounding of 0) are not drawn",
                     fontsize=7, ha="right")
     if report.divergence is not None:
-        figure.text(0.01, 0.01, str(report.divergence)[:120], fontsize=7, color="red")
+        figure.text(0.01, 0.01, str(report.divergence)[:200], fontsize=7, color="red")
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     return figure
 
