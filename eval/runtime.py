@@ -1,5 +1,5 @@
 """The runtimes that compute ERFNet's scores for `erfnet eval` and `erfnet infer`: MindSpore, or onnxruntime on
-the network exported to ONNX (the fastest CPU inference measured here: README "Speed").
+the network exported to ONNX (the fastest CPU inference measured here: docs/performance.md).
 
 A runtime is an eval.predict.Predictor, what eval.predict.logits calls: `runtime(images) -> logits` (MindSpore
 tensors: images float32 [B, 3, H, W] in [0, 1], logits [B, C, H, W]) and `num_classes`, so evaluation and

@@ -8,7 +8,7 @@ further Conv2DBackpropInput or Conv2DBackpropFilter node adds 25 MB that stays, 
 The train step has one of each per convolution: at 512x1024 batch 1 these buffers were 3.2 GB of the step's
 5.2 GB peak. The 68 stride-1 convolutions of the 17 non-bottleneck blocks hold nearly all of it; swapping the
 downsamplers' and transposed convolutions' gradients too saved another 130 MB (batch 1) to 170 MB (batch 4) at
-512x1024 for twice the code, so they keep MindSpore's (README "Speed").
+512x1024 for twice the code, so they keep MindSpore's (docs/performance.md).
 
 Here the gradients are made of forward Conv2D kernels and matmuls, whose temporaries are ordinary tensors of
 MindSpore's memory pool, alive only while they are used:

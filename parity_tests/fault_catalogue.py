@@ -4,7 +4,7 @@ REF is erfnet_pytorch-format random weights (random BatchNorm statistics too), O
 convert`. A weight fault changes OURS's tensors; a model-level fault changes how the MindSpore network is built
 (ms_erfnet.blocks or ms_erfnet.model patched while the pair is compared), the weights staying right. `computes_differently`: the
 layer-by-layer tables must fail in that block too (an extra tensor that nothing loads changes no computation).
-Add a row whenever a new fault class is found. `python parity_tests/fault_catalogue.py` prints the README table.
+Add a row whenever a new fault class is found. `python parity_tests/fault_catalogue.py` prints the table of docs/parity.md.
 """
 import dataclasses
 import sys
@@ -172,7 +172,7 @@ def run_fault(fault, reference, ours):
 
 
 def readme_table(folder):
-    """The README's catalogue table, measured: fault | block reported | first failing row | its error."""
+    """docs/parity.md's catalogue table, measured: fault | block reported | first failing row | its error."""
     from convert import convert_file
     from parity.files import read_ours, read_reference
     from weight_files import save_upstream

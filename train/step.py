@@ -6,7 +6,7 @@ the same result.
 Dropout masks are drawn in Python before each step (ms_erfnet/seeded_dropout.py) and read by the graph from
 Parameters, as is the learning rate, so neither recompiles the step.
 
-On the CPU the step's memory is kept down (README "Speed"): the network training builds there
+On the CPU the step's memory is kept down (docs/performance.md): the network training builds there
 (convert.network.build_network) gives the non-bottleneck blocks' 3x1/1x3 convolutions hand-written gradients
 (ms_erfnet/lean_conv.py) in place of MindSpore's backward kernels, which hold an im2col buffer per graph node,
 and in graph mode the step is compiled before its first run and the compiler's freed

@@ -15,7 +15,7 @@ from facts.atomic import check_folder_writable
 from parity.report import check_input
 
 NOT_APPLICABLE = ("n/a: some ReLU input lies within float32 rounding of 0, where either framework may round it to "
-                  "the other side; that one decision moves the whole gradient, so no bar applies (see README).")
+                  "the other side; that one decision moves the whole gradient, so no bar applies (see docs/parity.md).")
 
 
 def add_arguments(parser):
