@@ -24,6 +24,7 @@ from train.stage import TimedRows
 
 HEIGHT = 64
 REPO = Path(__file__).resolve().parent.parent
+JOB_TIMEOUT = 300  # seconds; Python handles Ctrl-C only after MindSpore's graph compilation returns
 
 
 def test_auto_picks_processes_only_with_enough_cores_and_workers():
@@ -101,11 +102,24 @@ def test_timed_rows_count_the_wait_for_rows_not_the_work_between():
     assert 0.15 <= rows.waited < 0.25
 
 
-def descendants(pid):
+def forked_children(pid):
+    """The processes forked from `pid` (MindSpore's workers and its watchdog), told from other child processes
+    by running the same command line. MindSpore starts the watchdog just after the workers: a trainer killed
+    in between leaves its workers running (MindSpore 2.10), so the test kills it once the watchdog runs."""
     try:
-        return psutil.Process(pid).children(recursive=True)
+        parent = psutil.Process(pid)
+        command = parent.cmdline()
+        children = parent.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    forked = []
+    for child in children:
+        try:
+            if child.cmdline() == command:
+                forked.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return forked
 
 
 def running(process):
@@ -123,16 +137,20 @@ def test_a_stopped_trainer_leaves_no_worker_process(tmp_path, stop):
     command = [sys.executable, "-m", "erfnet.cli", "train", "--config", "smoke", "--data", str(root),
                "--out", str(tmp_path / "run"), "--stages", "1", "--quiet", "--worker-kind", "processes",
                "--set", "workers=2", "--set", "batch_size=1"]
-    trainer = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    trainer = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         workers = []
-        while len(workers) < 2 and time.monotonic() < deadline and trainer.poll() is None:
+        while len(workers) < 3 and time.monotonic() < deadline and trainer.poll() is None:  # 2 workers, 1 watchdog
             time.sleep(0.2)
-            workers = descendants(trainer.pid)
-        assert len(workers) >= 2, f"no worker processes started: {trainer.stderr.read() if trainer.poll() else ''}"
-        trainer.send_signal(stop)
-        trainer.wait(timeout=60)
+            workers = forked_children(trainer.pid)
+        assert len(workers) >= 3, f"no worker processes started: {trainer.stderr.read() if trainer.poll() else ''}"
+        if stop == signal.SIGINT:  # Ctrl-C: the terminal signals the whole foreground process group
+            os.killpg(trainer.pid, stop)
+        else:  # a kill of the trainer alone, as the out-of-memory killer does
+            trainer.send_signal(stop)
+        trainer.wait(timeout=JOB_TIMEOUT)
         deadline = time.monotonic() + 20
         while any(running(worker) for worker in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
