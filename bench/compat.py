@@ -253,6 +253,7 @@ def main():
             print(f"py{python}-ms{mindspore}: already in {RESULTS}, not run again (--again runs it)")
             continue
         row = run_pair(python, mindspore, args.work, clone, cross, set(args.skip), args.reuse)
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else results  # rows another run added
         results["rows"] = [r for r in results["rows"] if (r["python"], r["mindspore"]) != (python, mindspore)]
         results["rows"].append(row)
         results["rows"].sort(key=lambda r: (r["python"], [int(part) for part in r["mindspore"].split(".")]))
