@@ -183,6 +183,11 @@ def cross_release(results, cross):
         row["cross_release"] = check
 
 
+def left_out(row):
+    parts = [{"fast": "fast tier", "timing": "timing"}[part] for part in row.get("skipped", [])]
+    return f" (without {' and '.join(parts)})" if parts else ""
+
+
 def table(results):
     lines = ["| Python | MindSpore | result | first failing step | time | forward / torch | train step / torch "
              "| forward vs first row | trained weights vs first row |",
@@ -194,7 +199,7 @@ def table(results):
         trained = ("bit-identical" if cross.get("trained_bit_identical") else f"{cross['trained_relative']:.1e}") \
             if "trained_relative" in cross else "-"
         lines.append(
-            f"| {r['python']} | {r['mindspore']} | {'FAIL' if failed else 'pass'} | "
+            f"| {r['python']} | {r['mindspore']} | {'FAIL' if failed else 'pass'}{left_out(r)} | "
             f"{failed['step'] + ': ' + failed['reason'] if failed else '-'} | {r['seconds'] / 60:.1f} min | "
             f"{speed.get('forward', {}).get('ratio_to_torch', '-')} | {speed.get('train', {}).get('ratio_to_torch', '-')} | "
             f"{cross.get('forward_relative', float('nan')):.1e} | {trained} |")
