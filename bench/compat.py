@@ -245,10 +245,13 @@ def main():
                         help="use the venv an interrupted row left (installed already) instead of a fresh one")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "erfnet-compat",
                         help="folder for the venvs (removed after each row), flows and logs")
+    parser.add_argument("--outputs", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "erfnet-compat-outputs",
+                        help="folder keeping each row's forward output and trained weights (about 10 MB a row), "
+                             "which the cross-release check compares across runs")
     args = parser.parse_args()
     pairs = [tuple(pair.split(":")) for pair in args.pairs] if args.pairs else default_pairs(versions)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": []}
-    clone, cross = args.work / "clone", RESULTS.parent / "compat"
+    clone, cross = args.work / "clone", args.outputs
     cross.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(clone, ignore_errors=True)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
