@@ -183,6 +183,11 @@ def cross_release(results, cross):
         row["cross_release"] = check
 
 
+def left_out(row):
+    parts = [{"fast": "fast tier", "timing": "timing"}[part] for part in row.get("skipped", [])]
+    return f" (without {' and '.join(parts)})" if parts else ""
+
+
 def table(results):
     lines = ["| Python | MindSpore | result | first failing step | time | forward / torch | train step / torch "
              "| forward vs first row | trained weights vs first row |",
@@ -194,7 +199,7 @@ def table(results):
         trained = ("bit-identical" if cross.get("trained_bit_identical") else f"{cross['trained_relative']:.1e}") \
             if "trained_relative" in cross else "-"
         lines.append(
-            f"| {r['python']} | {r['mindspore']} | {'FAIL' if failed else 'pass'} | "
+            f"| {r['python']} | {r['mindspore']} | {'FAIL' if failed else 'pass'}{left_out(r)} | "
             f"{failed['step'] + ': ' + failed['reason'] if failed else '-'} | {r['seconds'] / 60:.1f} min | "
             f"{speed.get('forward', {}).get('ratio_to_torch', '-')} | {speed.get('train', {}).get('ratio_to_torch', '-')} | "
             f"{cross.get('forward_relative', float('nan')):.1e} | {trained} |")
@@ -240,10 +245,13 @@ def main():
                         help="use the venv an interrupted row left (installed already) instead of a fresh one")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "erfnet-compat",
                         help="folder for the venvs (removed after each row), flows and logs")
+    parser.add_argument("--outputs", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "erfnet-compat-outputs",
+                        help="folder keeping each row's forward output and trained weights (about 10 MB a row), "
+                             "which the cross-release check compares across runs")
     args = parser.parse_args()
     pairs = [tuple(pair.split(":")) for pair in args.pairs] if args.pairs else default_pairs(versions)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"rows": []}
-    clone, cross = args.work / "clone", RESULTS.parent / "compat"
+    clone, cross = args.work / "clone", args.outputs
     cross.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(clone, ignore_errors=True)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -253,6 +261,7 @@ def main():
             print(f"py{python}-ms{mindspore}: already in {RESULTS}, not run again (--again runs it)")
             continue
         row = run_pair(python, mindspore, args.work, clone, cross, set(args.skip), args.reuse)
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else results  # rows another run added
         results["rows"] = [r for r in results["rows"] if (r["python"], r["mindspore"]) != (python, mindspore)]
         results["rows"].append(row)
         results["rows"].sort(key=lambda r: (r["python"], [int(part) for part in r["mindspore"].split(".")]))

@@ -38,6 +38,8 @@ def test_the_table_names_the_first_failing_step_and_its_reason():
     results = rows("2.7.1", "2.8.0")
     results["rows"][1]["failed"] = {"step": "export onnx", "reason": "RuntimeError: out of range"}
     results["rows"][0]["timing"] = {"forward": {"ratio_to_torch": 1.4}, "train": {"ratio_to_torch": 2.1}}
+    results["rows"][1]["skipped"] = ["fast", "timing"]
     lines = table(results).splitlines()
     assert lines[2].startswith("| 3.11 | 2.7.1 | pass | - | 1.0 min | 1.4 | 2.1 |")
-    assert lines[3].startswith("| 3.11 | 2.8.0 | FAIL | export onnx: RuntimeError: out of range |")
+    assert lines[3].startswith("| 3.11 | 2.8.0 | FAIL (without fast tier and timing) | export onnx: RuntimeError: out "
+                               "of range |")

@@ -70,8 +70,11 @@ def cann_version(environ=os.environ):
     for home in homes:
         for record in sorted(glob.glob(str(home / "*" / "ascend_toolkit_install.info"))) + \
                 sorted(glob.glob(str(home / "version.cfg"))):
-            match = re.search(r"^\s*version\s*=\s*\[?([\w.]+)", Path(record).read_text(errors="replace"),
-                              re.MULTILINE | re.IGNORECASE)
+            try:
+                text = Path(record).read_text(errors="replace")
+            except OSError:
+                continue
+            match = re.search(r"^\s*version\s*=\s*\[?([\w.]+)", text, re.MULTILINE | re.IGNORECASE)
             if match:
                 return match.group(1)
     return None
