@@ -45,7 +45,7 @@ def run(args):
     kinds = None if args.what is None else tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
     if kinds is not None:
         check_kinds(kinds)
-    colours = read_classes(args.classes).colours if args.classes else None
+    classes = read_classes(args.classes) if args.classes else None
     check_size("--height", args.height)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -58,9 +58,12 @@ def run(args):
     devices = join_devices(args)
     use_graph_mode()
     net = open_runtime(args, args.weights)
+    if classes is not None and net.num_classes not in (len(classes.names), len(classes.names) + 1):
+        raise UserError(f"{args.weights}: a network of {net.num_classes} classes; {args.classes} names "
+                        f"{len(classes.names)}")
     kinds = kinds_for(net.num_classes, kinds)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size, quiet=not devices.is_writer,
-                           devices=devices, colours=colours)
+                           devices=devices, colours=classes.colours if classes else None)
     if devices.is_writer:
         print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out}")
         if summary.failed:
