@@ -15,6 +15,7 @@ from data.pipeline import dataset_rows, make_dataset
 from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
 from facts.errors import UserError
+from weight_files import save_upstream
 
 CLASSES = 5
 _MADE = {}
@@ -168,3 +169,11 @@ def test_make_data_groups_cityscapes_classes_into_the_count_asked(tmp_path, caps
     assert len(find_samples(tmp_path / "d", "train", decode_labels=True)) == 2
     assert main(["make-data", str(tmp_path / "e"), "--layout", "folders", "--classes", "1"]) == 2
     assert "--classes 1: must be in 2..255" in capsys.readouterr().err
+
+
+def test_infer_with_a_classes_yaml_of_another_count_is_one_line_naming_both(own_root, tmp_path, capsys):
+    save_upstream(tmp_path / "w19.pth", num_classes=19)
+    assert main(["infer", "--weights", str(tmp_path / "w19.pth"), "--input", str(own_root / "images" / "val"),
+                 "--out", str(tmp_path / "out"), "--height", "32", "--classes", str(own_root / "classes.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a network of 19 classes; " in err and "classes.yaml names 5" in err

@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 from convert.network import full_network_weights
+from data.folders import read_classes
 from erfnet.command_line import again
 from erfnet.launch import add_device_arguments, exit_code, join_devices, launch, launches
-from data.folders import read_classes
 from erfnet.commands.runtime_choice import add_runtime_arguments, open_runtime, runtime_name, runtime_said
 from eval.infer import KINDS, check_kinds, find_images, infer_images, kinds_for
 from facts.atomic import check_folder_writable
@@ -47,7 +47,7 @@ def run(args):
     kinds = None if args.what is None else tuple(kind.strip() for kind in args.what.split(",") if kind.strip())
     if kinds is not None:
         check_kinds(kinds)
-    colours = read_classes(args.classes).colours if args.classes else None
+    classes = read_classes(args.classes) if args.classes else None
     check_size("--height", args.height)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -63,9 +63,13 @@ def run(args):
     devices = join_devices(args)
     use_graph_mode()
     net = open_runtime(args.weights, runtime, args.batch_size)
+    if classes is not None and net.num_classes not in (len(classes.names), len(classes.names) + 1):
+        raise UserError(f"{args.weights}: a network of {net.num_classes} classes; {args.classes} names "
+                        f"{len(classes.names)}")
     kinds = kinds_for(net.num_classes, kinds)
     summary = infer_images(net, images, args.out, args.height, kinds, args.batch_size,
-                           quiet=args.quiet or not devices.is_writer, devices=devices, colours=colours)
+                           quiet=args.quiet or not devices.is_writer, devices=devices,
+                           colours=classes.colours if classes else None)
     if devices.is_writer:
         print(f"wrote {', '.join(kinds)} for {summary.written} of {len(images)} images under {args.out} "
               f"({runtime_said(args, args.weights)})")
