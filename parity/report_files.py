@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from facts.atomic import atomic_output
-from parity.pair import Divergence, block_ranks, first_divergence, table_block
+from parity.divergence import Divergence, block_ranks, first_divergence, table_block
 from parity.weight_table import WEIGHT_TOLERANCE, scale_of
 
 SCHEMA = "erfnet-parity-report/1"

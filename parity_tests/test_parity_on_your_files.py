@@ -19,7 +19,8 @@ import pytest
 from convert import convert_file, read_weights
 from facts.errors import UserError
 from parity.engine import network_pair
-from parity.pair import block_ranks, compare_files, table_block
+from parity.divergence import block_ranks, table_block
+from parity.pair import compare_files
 from parity.report import EVAL_FORWARD, GRADIENTS, STATISTICS, TRAIN_FORWARD, layer_tables
 from parity.weight_table import WEIGHT_TOLERANCE, describe_block
 from weight_files import save_upstream

@@ -9,7 +9,7 @@ from PIL import Image
 
 from convert import convert_file
 from erfnet.cli import main
-from parity.pair import block_ranks
+from parity.divergence import block_ranks
 from parity.report_files import SCHEMA
 from test_parity_two_files import gamma_beta_swapped, rewritten
 from weight_files import save_upstream
