@@ -18,11 +18,11 @@ import pytest
 
 from convert import convert_file, read_weights
 from facts.errors import UserError
+from parity.divergence import block_ranks, describe_block, table_block
 from parity.engine import network_pair
-from parity.divergence import block_ranks, table_block
 from parity.pair import compare_files
 from parity.report import EVAL_FORWARD, GRADIENTS, STATISTICS, TRAIN_FORWARD, layer_tables
-from parity.weight_table import WEIGHT_TOLERANCE, describe_block
+from parity.weight_table import WEIGHT_TOLERANCE
 from weight_files import save_upstream
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]  # one comparison for all 127 tests: about 2 min on 2 cores

@@ -90,7 +90,7 @@ def parity_step(out, args):
 
 def undecided(tables):
     """One line per table with n/a rows: how many, where, and why no bar decides them."""
-    from parity.engine import block_of
+    from parity.divergence import block_of
     lines = []
     for table in tables:
         rows = [row for row in table.rows if not row.comparable]
