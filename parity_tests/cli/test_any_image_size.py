@@ -15,21 +15,20 @@ from convert.network import load_full_network
 from data.make_data import make_data
 from data.pipeline import make_dataset
 from data.recipes import make_recipe, pad_pair_to_stride
-from data_fixtures import png
 from erfnet.cli import main
 from eval.evaluate import evaluate
 from eval.infer import find_images, infer_images
 from eval.predict import logits
-from eval_references import (counts_by_masks, iou_from_counts, reference_label, upsampled_prediction,  # noqa: F401
-                             weight_files)
 from facts.labels import VOID
 from data.cityscapes import find_samples
+from helpers.data_references import png
+from helpers.eval_references import counts_by_masks, iou_from_counts, reference_label, upsampled_prediction
 from ms_erfnet.devices import Devices
 from train.config import read_config
 from train.run import train_from_config
 from train.stage import StageRunner
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SMOKE = "smoke"
 ODD = (100, 37)  # width, height: at height 32 the width is 86, at 48 it is 129
 

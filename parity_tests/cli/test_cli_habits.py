@@ -15,10 +15,10 @@ from PIL import Image, ImageOps
 from data.make_data import make_data
 from erfnet.cli import SUBCOMMANDS
 from facts.atomic import is_temporary
-from weight_files import save_upstream
+from helpers.upstream_weights import save_upstream
 
 ERFNET = str(Path(sys.executable).with_name("erfnet"))
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 TURNED = 6  # EXIF: shown after a quarter turn clockwise
 
 

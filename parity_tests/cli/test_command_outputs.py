@@ -7,11 +7,9 @@ import shutil
 
 import pytest
 
-from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
-from eval_references import weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
 from data.cityscapes import find_samples
-from file_faults import read_only
+from helpers.file_faults import read_only
 from ms_erfnet.devices import Devices
 from train.config import read_config
 from train.stage import StageRunner

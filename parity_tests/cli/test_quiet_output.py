@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from console_lines import unwanted
 from data.make_data import make_data
-from weight_files import save_upstream
+from helpers.console_lines import unwanted
+from helpers.upstream_weights import save_upstream
 
 MINDSPORE_WARNING = ("[WARNING] ME(27156:140074305985408,MainProcess):2026-12-01-09:36:07.131.000 [mindspore/train/"
                      "serialization.py:1858] For 'load_param_into_net', 78 parameters in the 'net' are not loaded")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from data.make_data import make_data
-from weight_files import save_upstream
+from helpers.upstream_weights import save_upstream
 
 ERFNET = str(Path(sys.executable).with_name("erfnet"))
 

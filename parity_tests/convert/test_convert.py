@@ -11,9 +11,10 @@ from hypothesis import given, strategies as st
 
 from convert import convert_file, read_weights
 from erfnet.cli import main
+from helpers.file_faults import read_only
+from helpers.upstream_weights import save_upstream
 from torch_ref import Net
-from file_faults import read_only
-from weight_files import save_upstream, upstream_state_dict
+from torch_ref.random_weights import upstream_state_dict
 
 
 def float_items(state):

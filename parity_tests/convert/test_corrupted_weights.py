@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from convert import convert_file, read_weights
 from facts.errors import UserError
-from weight_files import save_upstream
+from helpers.upstream_weights import save_upstream
 
 EXAMPLES = 60
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from convert import convert_file, read_weights, write_weights
 from convert.ms_io import ALIGN_KEY, ms_parameters
+from helpers.zoo_style_net import ZooERFNet, ZooEncoderPred, randomized, zoo_output
 from parity.engine import NO_DROPOUT, compare_backward, compare_forward, network_pair
 from convert.realign import OUTPUT_SHIFT, measure_alignment_change
 from convert.torch_align import align_reference
@@ -18,7 +19,6 @@ from convert.torch_io import torch_state_dict
 from erfnet.cli import main
 from facts.errors import UserError
 from ms_erfnet import ERFNet
-from test_zoo_style_net import ZooEncoderPred, ZooERFNet, randomized, zoo_output
 from torch_ref import Net
 from torch_ref.random_weights import random_reference_net
 

@@ -10,8 +10,8 @@ from hypothesis import given, strategies as st
 from convert.zoo import from_zoo_name, to_zoo_name, translate_zoo_names
 from facts import spec
 from facts.errors import UserError
+from helpers.zoo_style_net import ZooERFNet, ZooEncoderPred
 from ms_erfnet import ERFNet
-from test_zoo_style_net import ZooEncoderPred, ZooERFNet
 
 OUR_NAMES = [p.name for p in ERFNet(20).get_parameters()]
 ZOO_FULL = [p.name for p in ZooERFNet(20).get_parameters()]

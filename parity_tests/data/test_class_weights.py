@@ -12,7 +12,6 @@ from PIL import Image
 
 from data import class_weights as weights_module
 from data.class_weights import class_histograms, enet_weights, loss_weights
-from data_fixtures import data_root  # noqa: F401  (fixture)
 from facts.errors import UserError
 from facts.spec import class_weights as published
 from train.config import parse_config, read_config, resolved_yaml

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_fixtures import copy_root, data_root, png, reference_train_ids  # noqa: F401  (fixtures)
 from erfnet.cli import main
 from facts.errors import UserError
 from data.cityscapes import BadSample, find_samples, read_label, read_sample
+from helpers.data_references import png, reference_train_ids
 
 LABEL = "_gtFine_labelTrainIds.png"
 

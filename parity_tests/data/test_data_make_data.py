@@ -3,8 +3,9 @@ that cover the classes."""
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label
 
-from data_fixtures import COUNTS, WIDTH, data_root, png, reference_train_ids  # noqa: F401  (fixtures)
 from erfnet.cli import main
+from helpers.data_fixtures import COUNTS, WIDTH
+from helpers.data_references import png, reference_train_ids
 
 KINDS = ("labelIds", "labelTrainIds", "color", "instanceIds")
 

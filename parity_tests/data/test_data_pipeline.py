@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_fixtures import (as_arrays, copy_root, data_root, png, reference_pytorch,  # noqa: F401
-                           reference_train_ids)
 from erfnet.cli import main
 from facts.errors import UserError
 from data.cityscapes import find_samples
 from data.pipeline import make_dataset, steps_per_epoch
 from data.recipes import PytorchRecipe
+from helpers.data_references import as_arrays, png, reference_pytorch, reference_train_ids
 
 HEIGHT = 64
 # MindSpore's C++ ToTensor multiplies by 1/255 where torchvision's divides by 255: measured difference at

@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image, ImageOps
 
-from data_fixtures import (as_arrays, data_root, png, reference_pytorch, reference_train_ids,  # noqa: F401
-                           reference_zoo)
 from data.cityscapes import find_samples, read_sample
 from data.recipes import PytorchParams, PytorchRecipe, ValRecipe, ZooParams, ZooRecipe, encoder_label
+from helpers.data_references import as_arrays, png, reference_pytorch, reference_train_ids, reference_zoo
 
 HEIGHT = 64
 # Measured on generated scenes over a grid (blur radius 0.05..0.95, no crop and crop ratios 1.0..1.29 at each

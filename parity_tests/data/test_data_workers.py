@@ -14,7 +14,6 @@ import psutil
 import pytest
 from PIL import Image
 
-from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from data.cityscapes import read_image
 from data.make_data import make_data
 from data.pipeline import dataset_rows, make_dataset
@@ -23,7 +22,7 @@ from facts.errors import UserError
 from train.stage import TimedRows
 
 HEIGHT = 64
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_auto_picks_processes_only_with_enough_cores_and_workers():

@@ -12,7 +12,6 @@ from data.cache import prepare
 from data.layout import CITYSCAPES, FOLDERS, find_samples, label_space, layout_of, read_sample
 from data.make_folders import class_of_train_id, make_folders_data
 from data.pipeline import dataset_rows, make_dataset
-from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
 from facts.errors import UserError
 

@@ -16,9 +16,9 @@ from eval.infer import kinds_for
 from facts.errors import UserError
 from facts.labels import palette
 from facts.loss_weights import default_loss_weights
+from helpers.upstream_weights import save_upstream
 from ms_erfnet.loss import WeightedCrossEntropy
 from parity.report import parity_report
-from weight_files import save_upstream
 
 
 @given(st.integers(2, 7), st.booleans(), st.integers(0, 2 ** 32 - 1))

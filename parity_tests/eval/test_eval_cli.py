@@ -6,8 +6,6 @@ import shutil
 import numpy as np
 import pytest
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
-from eval_references import weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
 from eval.evaluate import evaluate
 from convert.network import load_full_network

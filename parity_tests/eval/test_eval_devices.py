@@ -18,18 +18,17 @@ from convert.names import PARTS
 from convert.network import build_network, load_full_network
 from data.make_data import make_data
 from data.pipeline import make_dataset
-from data_fixtures import data_root, png  # noqa: F401  (fixture)
 from erfnet.cli import main
 from erfnet.launch import EXIT_CODE_VARIABLE, exit_code
 from eval.evaluate import evaluate, tally_shard
-from eval_references import weight_files  # noqa: F401  (fixture)
 from facts.digest import arrays_digest
 from facts.errors import UserError
+from helpers.console_lines import unwanted
+from helpers.data_references import png
+from helpers.msrun_runs import (VAL_IMAGES, averaging_one_process, largest_difference, run_erfnet, worker_digests,
+                                worker_log)
 from ms_erfnet.execution import use_graph_mode
 from ms_erfnet.devices import Devices, resolve_device, shard
-from console_lines import unwanted
-from msrun_runs import (VAL_IMAGES, averaging_one_process, largest_difference, run_erfnet,  # noqa: F401
-                        two_worker_run, worker_digests, worker_log)  # (two_worker_run: a fixture)
 from train.config import read_config
 from train.validate import validate
 

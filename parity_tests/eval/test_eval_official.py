@@ -6,8 +6,6 @@ import math
 import pytest
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as official
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
-from eval_references import weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
 from facts.labels import CLASS_NAMES
 

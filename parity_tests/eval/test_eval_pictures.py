@@ -5,9 +5,7 @@ import pytest
 from cityscapesscripts.helpers.labels import trainId2label
 from PIL import Image
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
 from eval.pictures import GAP, iou_bar_chart, side_by_side, write_demo_pictures
-from eval_references import weight_files  # noqa: F401  (fixture)
 from facts.labels import CLASS_NAMES
 
 

@@ -6,14 +6,12 @@ import pytest
 from PIL import Image
 
 from convert.ms_io import ms_parameters
-
-from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from eval.evaluate import evaluate
 from convert.network import load_full_network
 from eval.predict import logits
-from eval_references import (counts_by_masks, iou_from_counts, reference_input, reference_label,  # noqa: F401
-                             upsampled_prediction, weight_files, weighted_loss_terms)
 from facts.errors import UserError
+from helpers.eval_references import (counts_by_masks, iou_from_counts, reference_input, reference_label,
+                                     upsampled_prediction, weighted_loss_terms)
 from ms_erfnet import ERFNet
 from data.cityscapes import find_samples
 

@@ -10,8 +10,8 @@ import torch
 import eval.export
 from convert.torch_align import align_reference
 from convert.network import load_full_network
-from eval_references import SEED, weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
+from helpers.weight_fixtures import SEED
 from torch_ref.random_weights import random_reference_net
 
 BATCH, HEIGHT, WIDTH = 2, 32, 64

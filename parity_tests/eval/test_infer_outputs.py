@@ -7,11 +7,11 @@ import pytest
 from cityscapesscripts.helpers.labels import trainId2label
 from PIL import Image
 
-from data_fixtures import data_root, png  # noqa: F401  (fixture)
 from convert.network import load_full_network
 from eval.predict import logits
-from eval_references import reference_input, upsampled_prediction, weight_files  # noqa: F401  (fixture)
 from erfnet.cli import main
+from helpers.data_references import png
+from helpers.eval_references import reference_input, upsampled_prediction
 
 HEIGHT = 64
 

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_fixtures import data_root, png  # noqa: F401  (fixture)
-from eval_references import weight_files  # noqa: F401  (fixture)
 from convert.network import load_full_network
 from erfnet.cli import main
 from erfnet.commands import runtime_choice
@@ -21,6 +19,7 @@ from eval.infer import find_images, infer_images
 from eval.predict import image_tensor, logits
 from eval.runtime import OnnxRuntime
 from facts.errors import UserError
+from helpers.data_references import png
 
 HEIGHT = 64
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from erfnet.cli import SUBCOMMANDS, command_parser
 from train.config import shipped_configs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 INLINE_COMMAND = re.compile(r"`(erfnet [^`]+)`")
 SYNOPSIS = re.compile(r"[\[\]|]|\.\.\.|<|\b[A-Z][A-Z_]{2,}\b")  # [optional], a|b, ..., <...>, FILE: not literal

@@ -1,38 +1,13 @@
-"""Shared pieces of the eval/infer/export tests: weight files written once per session, and an independent
-reading of what evaluation should compute (Pillow resizing, cityscapesscripts label table, PyTorch
-interpolation and loss, per-class pixel masks)."""
+"""An independent reading of what evaluation should compute (Pillow resizing, cityscapesscripts label table,
+PyTorch interpolation and loss, per-class pixel masks), shared by the eval/infer tests."""
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from convert import read_weights, write_weights
-from data_fixtures import png, reference_train_ids
 from facts.spec import class_weights
-from torch_ref.random_weights import random_reference_net
+from helpers.data_references import png, reference_train_ids
 
-SEED = 3
 VOID = 19
-_FILES = {}
-
-
-@pytest.fixture(scope="session")
-def weight_files(tmp_path_factory):
-    """{"torch": .pth of random_reference_net(20, SEED), "zoo": the same weights as a zoo-aligned .ckpt,
-    "other": a .pth with another seed, "encoder": an encoder-only .pth}. Treat them as read-only."""
-    if not _FILES:
-        folder = tmp_path_factory.mktemp("weights")
-        net = random_reference_net(20, SEED)
-        torch.save(net.state_dict(), folder / "erfnet.pth")
-        torch.save(random_reference_net(20, SEED + 1).state_dict(), folder / "other.pth")
-        encoder = {key: value for key, value in net.state_dict().items() if key.startswith("encoder.")}
-        torch.save(encoder, folder / "encoder.pth")
-        weights = read_weights(folder / "erfnet.pth")
-        weights.upsample_align = "zoo"
-        write_weights(weights, folder / "zoo.ckpt")
-        _FILES.update(torch=folder / "erfnet.pth", zoo=folder / "zoo.ckpt", other=folder / "other.pth",
-                      encoder=folder / "encoder.pth")
-    return dict(_FILES)
 
 
 def reference_input(image_path, height):

@@ -4,7 +4,8 @@ REF is erfnet_pytorch-format random weights (random BatchNorm statistics too), O
 convert`. A weight fault changes OURS's tensors; a model-level fault changes how the MindSpore network is built
 (ms_erfnet.blocks or ms_erfnet.model patched while the pair is compared), the weights staying right. `computes_differently`: the
 layer-by-layer tables must fail in that block too (an extra tensor that nothing loads changes no computation).
-Add a row whenever a new fault class is found. `python parity_tests/fault_catalogue.py` prints the README table.
+Add a row whenever a new fault class is found. From the repository,
+`PYTHONPATH=parity_tests python -m helpers.fault_catalogue` prints the docs/parity.md table.
 """
 import dataclasses
 import sys
@@ -172,10 +173,10 @@ def run_fault(fault, reference, ours):
 
 
 def readme_table(folder):
-    """The README's catalogue table, measured: fault | block reported | first failing row | its error."""
+    """The catalogue table of docs/parity.md, measured: fault | block reported | first failing row | its error."""
     from convert import convert_file
     from parity.files import read_ours, read_reference
-    from weight_files import save_upstream
+    from helpers.upstream_weights import save_upstream
     save_upstream(folder / "ref.pth")
     convert_file(folder / "ref.pth", folder / "ours.ckpt")
     reference, ours = read_reference(folder / "ref.pth"), read_ours(folder / "ours.ckpt")

@@ -21,14 +21,13 @@ from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.stage import StageRunner, stage_network
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMOKE = "smoke"
 # Stage 2 (the encoder, two epochs: test_train_run replays them) from scratch, then stage 3 (the full network
 # around stage 2's encoder) for one epoch, which leaves a full network to evaluate.
 STAGES = "2-3"
 OVERRIDES = ["stages.2.init=scratch", "stages.3.epochs=[1,1]"]
 VAL_IMAGES = 7  # 2 and 3 workers do not divide them evenly
-_RUNS = {}
 
 
 def run_erfnet(argv, timeout):
@@ -58,16 +57,14 @@ def worker_log(out_dir, rank):
 def two_worker_run(tmp_path_factory):
     """The smoke config's stages 2-3 trained by 2 msrun workers (--verbose: the workers' debug lines) on 8 train
     and VAL_IMAGES val scenes of 64x32: SimpleNamespace(root, out, overrides). Treat it as read-only."""
-    if not _RUNS:
-        root = tmp_path_factory.mktemp("scenes_msrun")
-        make_data(root, {"train": 8, "val": VAL_IMAGES}, 64, seed=1)
-        out = tmp_path_factory.mktemp("dp") / "run"
-        code, stdout, stderr = run_erfnet(
-            ["train", "--config", SMOKE, "--data", root, "--out", out, "--stages", STAGES, "--devices", "2", "--quiet",
-             "--verbose", *[f"--set={override}" for override in OVERRIDES]], timeout=900)
-        assert code == 0, stdout[-3000:] + stderr[-3000:]
-        _RUNS.update(root=root, out=out, overrides=OVERRIDES)
-    return SimpleNamespace(**_RUNS)
+    root = tmp_path_factory.mktemp("scenes_msrun")
+    make_data(root, {"train": 8, "val": VAL_IMAGES}, 64, seed=1)
+    out = tmp_path_factory.mktemp("dp") / "run"
+    code, stdout, stderr = run_erfnet(
+        ["train", "--config", SMOKE, "--data", root, "--out", out, "--stages", STAGES, "--devices", "2", "--quiet",
+         "--verbose", *[f"--set={override}" for override in OVERRIDES]], timeout=900)
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    return SimpleNamespace(root=root, out=out, overrides=OVERRIDES)
 
 
 def averaging_one_process(config, stage_number, root, shards, tmp_path, last_step=None):

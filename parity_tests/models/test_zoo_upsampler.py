@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from convert.torch_align import align_reference
 from facts.spec import layer_table
+from helpers.zoo_style_net import ZooUpsampler, randomized
 from ms_erfnet.blocks import UpsamplerBlock
-from test_zoo_style_net import ZooUpsampler, randomized
 from torch_ref import UpsamplerBlock as TorchUpsamplerBlock
 
 TOLERANCE = 1e-5

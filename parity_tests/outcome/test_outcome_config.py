@@ -4,7 +4,6 @@ cannot train is refused in one line naming the field, with exit code 2, before a
 import pytest
 import yaml
 
-from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from erfnet.cli import main
 from facts.errors import UserError
 from outcome.comparison import plan_comparison

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 import outcome.comparison
-from data_fixtures import data_root  # noqa: F401  (fixture)
 from facts.errors import UserError
 from outcome.comparison import RUN_RECORD, Comparison, EpochPoint, TrainingRun, compare_training, plan_comparison
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import compare_training as bench  # noqa: E402
 from bench.outcome_table import DOCS, section, table  # noqa: E402
 

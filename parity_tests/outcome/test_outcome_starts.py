@@ -12,7 +12,6 @@ import yaml
 from convert import convert_file, read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, part_of
 from convert.network import load_full_network
-from data_fixtures import data_root  # noqa: F401  (fixtures)
 from eval.evaluate import evaluate
 from outcome.reference_config import reference_run
 from outcome.reference_scoring import reference_confusion, reference_predictions

@@ -5,11 +5,11 @@ classes and at 5, whose loss rows weigh the classes uniformly (facts/loss_weight
 import pytest
 
 from convert import convert_file
-from fault_catalogue import FAULTS, SIZE, run_fault
+from helpers.fault_catalogue import FAULTS, SIZE, run_fault
+from helpers.upstream_weights import save_upstream
 from parity.files import read_ours, read_reference
 from parity.divergence import block_ranks, table_block
 from parity.pair import compare
-from weight_files import save_upstream
 
 
 @pytest.fixture(scope="module", params=[20, pytest.param(5, marks=pytest.mark.slow)], ids=["20 classes", "5 classes"])

@@ -12,10 +12,10 @@ import torch
 from hypothesis import given, strategies as st
 
 from convert import convert_file, read_weights
+from helpers.upstream_weights import save_upstream
 from parity.engine import (compare_backward, compare_end_to_end, compare_forward, format_table,
                             network_pair)
 from ms_erfnet import ERFNet
-from weight_files import save_upstream
 
 sizes = st.tuples(st.integers(1, 3), st.sampled_from([16, 24, 32, 48]), st.sampled_from([16, 32, 48, 64]))
 

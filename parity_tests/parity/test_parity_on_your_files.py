@@ -18,11 +18,11 @@ import pytest
 
 from convert import convert_file, read_weights
 from facts.errors import UserError
+from helpers.upstream_weights import save_upstream
 from parity.engine import network_pair
 from parity.pair import block_ranks, compare_files, table_block
 from parity.report import EVAL_FORWARD, GRADIENTS, STATISTICS, TRAIN_FORWARD, layer_tables
 from parity.weight_table import WEIGHT_TOLERANCE, describe_block
-from weight_files import save_upstream
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]  # one comparison for all 127 tests: about 2 min on 2 cores
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from convert import convert_file
-from test_parity_two_files import gamma_beta_swapped, rewritten
-from weight_files import save_upstream
+from helpers.upstream_weights import save_upstream
+from helpers.weight_edits import gamma_beta_swapped, rewritten
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +21,7 @@ def parity_suite(folder, *options):
     junit = folder / f"parity{len(list(folder.glob('*.xml')))}.xml"
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "parity",
                              str(HERE / "test_parity_on_your_files.py"), f"--junitxml={junit}", *map(str, options)],
-                            capture_output=True, text=True, cwd=HERE.parent, timeout=1200)
+                            capture_output=True, text=True, cwd=HERE.parents[1], timeout=1200)
     outcomes, messages = {}, {}
     for case in ElementTree.parse(junit).getroot().iter("testcase"):
         name = case.get("name")

@@ -9,10 +9,10 @@ from PIL import Image
 
 from convert import convert_file
 from erfnet.cli import main
+from helpers.upstream_weights import save_upstream
+from helpers.weight_edits import gamma_beta_swapped, rewritten
 from parity.pair import block_ranks
 from parity.report_files import SCHEMA
-from test_parity_two_files import gamma_beta_swapped, rewritten
-from weight_files import save_upstream
 
 SMALL = ["--height", "16", "--width", "32", "--device", "CPU"]
 ROW_FIELDS = {"table", "block", "name", "shape", "max_abs_error", "relative_error", "bar", "result", "note"}

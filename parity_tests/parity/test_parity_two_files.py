@@ -11,9 +11,11 @@ from hypothesis import given, strategies as st
 
 from convert import convert_file
 from erfnet.cli import main
+from helpers.upstream_weights import save_upstream
+from helpers.weight_edits import gamma_beta_swapped, rewritten
 from parity.files import ours_from, reference_from
 from parity.pair import UNUSED_HEAD, compare_weights
-from weight_files import save_upstream, upstream_state_dict
+from torch_ref.random_weights import upstream_state_dict
 
 SMALL = ["--height", "16", "--width", "32", "--device", "CPU"]
 
@@ -30,21 +32,6 @@ def parity(capsys, reference, weights, *options):
     status = main(["parity", "--reference", str(reference), "--weights", str(weights), *SMALL, *options])
     captured = capsys.readouterr()
     return status, captured.out, captured.err
-
-
-def rewritten(source, target, change):
-    """A copy of checkpoint `source` with `change(entries)` applied, metadata kept, as MindSpore saves it."""
-    entries = change(ms.load_checkpoint(str(source)))
-    metadata = {name: value for name, value in entries.items() if isinstance(value, str)}
-    ms.save_checkpoint([{"name": name, "data": value} for name, value in entries.items() if name not in metadata],
-                       str(target), append_dict=metadata or None)
-    return target
-
-
-def gamma_beta_swapped(entries):
-    gamma, beta = "encoder.layers.3.bn1.gamma", "encoder.layers.3.bn1.beta"
-    entries[gamma], entries[beta] = entries[beta], entries[gamma]
-    return entries
 
 
 def test_the_issues_swapped_file_fails_at_its_block_and_the_clean_pair_passes(files, capsys):

@@ -2,7 +2,7 @@
 the checks fail on planted stale text."""
 import pytest
 
-from docs_checks import ROOT, documents, findings_in
+from helpers.docs_checks import ROOT, documents, findings_in
 
 
 @pytest.mark.parametrize("path", documents(), ids=lambda path: path.name)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import importlib, json, os, sys
 import mindspore, numpy, torch  # third-party libraries first: what they do on import is theirs

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from source_imports import absolute_imports, imported_files
+from helpers.source_imports import absolute_imports, imported_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (("facts",), ("ms_erfnet", "torch_ref"), ("convert",), ("parity",), ("data",), ("eval",), ("train",),
           ("outcome",), ("erfnet",))
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}

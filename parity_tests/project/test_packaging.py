@@ -9,31 +9,20 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from source_imports import absolute_imports
+from helpers.declared_dependencies import pins, requirements
+from helpers.source_imports import absolute_imports
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-ROOT = Path(__file__).resolve().parents[1]
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(path.parent.name for path in ROOT.glob("*/__init__.py"))
 TEST_FOLDERS = ("parity_tests", "bench")
 
 
-def requirements(extra=None):
-    """{canonical distribution name: Requirement} of the project's dependencies (or of one extra)."""
-    listed = PYPROJECT["project"]["optional-dependencies"][extra] if extra else PYPROJECT["project"]["dependencies"]
-    return {canonicalize_name(requirement.name): requirement for requirement in map(Requirement, listed)}
-
-
 def imported_modules(folders, root=ROOT):
     """{top-level module: first "<file>:<line>" importing it} for the third-party imports in `folders`."""
-    local = set(PACKAGES) | set(TEST_FOLDERS) | {path.stem for folder in folders for path in (root / folder).glob("*.py")}
+    local = set(PACKAGES) | set(TEST_FOLDERS) | {path.parent.name if path.stem == "__init__" else path.stem
+                                                 for folder in folders for path in (root / folder).rglob("*.py")}
     found = {}
     for folder in folders:
         for path in sorted((root / folder).rglob("*.py")):
@@ -68,12 +57,6 @@ def test_the_check_sees_an_undeclared_import(tmp_path):
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "plots.py").write_text("import json\nimport numpy\n\ndef f():\n    import scipy.stats\n")
     assert undeclared(imported_modules(["eval"], tmp_path), requirements()) == ["scipy (eval/plots.py:5): scipy"]
-
-
-def pins():
-    """{canonical name: version} of constraints.txt."""
-    lines = (line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines())
-    return {canonicalize_name(name): version for name, _, version in (line.partition("==") for line in lines if line)}
 
 
 def test_the_constraints_pin_every_dependency_inside_its_range():

@@ -7,7 +7,7 @@ from packaging.specifiers import SpecifierSet
 import erfnet.cli
 from erfnet.cli import main
 from facts.versions import Range, supported, unsupported
-from test_packaging import PYPROJECT, pins, requirements
+from helpers.declared_dependencies import PYPROJECT, pins, requirements
 
 
 def test_pyproject_declares_the_supported_ranges():

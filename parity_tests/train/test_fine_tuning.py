@@ -10,8 +10,8 @@ import torch
 from convert.names import ENCODER, ENCODER_HEAD, PARTS, torch_name
 from convert.network import build_network
 from facts.errors import UserError
+from helpers.upstream_weights import save_upstream
 from train.run import CLASS_TENSORS, file_weights
-from weight_files import save_upstream
 
 HEADS = ["encoder.output_conv.weight", "encoder.output_conv.bias", "decoder.output_conv.weight",
          "decoder.output_conv.bias"]

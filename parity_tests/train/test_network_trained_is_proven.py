@@ -6,6 +6,7 @@ import pytest
 
 from convert import read_weights
 from facts.spec import layer_table
+from helpers.upstream_weights import save_upstream
 from ms_erfnet import ERFNet
 from ms_erfnet.devices import Devices
 from ms_erfnet.lean_conv import LeanConv2d
@@ -15,7 +16,6 @@ from parity.files import ours_network, read_ours
 from train.config import read_config
 from train.run import with_alignment
 from train.stage import stage_network
-from weight_files import save_upstream
 
 CONFIGURATION = (int, float, str, bool, tuple)
 CELL_STATE = set(vars(nn.Cell()))  # what every Cell holds (train mode, compile keys): no configuration

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data_fixtures import data_root  # noqa: F401  (fixture)
 from erfnet.cli import main
 from facts.errors import UserError
-from file_faults import read_only
+from helpers.file_faults import read_only
 from train.config import SHIPPED
 from train.run import planned_run
 from train.run_folder import changed_fields, check_run_folder, open_run

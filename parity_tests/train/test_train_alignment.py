@@ -7,10 +7,10 @@ import pytest
 
 from convert import read_weights
 from convert.ms_io import write_ms_weights
+from helpers.upstream_weights import save_upstream
 from train.config import read_config
 from data.make_data import make_data
 from train.run import train_from_config, with_alignment
-from weight_files import save_upstream
 
 SMOKE = "smoke"
 

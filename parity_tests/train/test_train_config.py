@@ -3,7 +3,6 @@
 import pytest
 import yaml
 
-from data_fixtures import copy_root, data_root  # noqa: F401  (fixtures)
 from erfnet.cli import main
 from facts.errors import UserError
 from train.config import config_file, parse_config, read_config, resolved_yaml, shipped_configs
@@ -120,7 +119,7 @@ def test_a_stage_without_its_previous_weights_stops_before_training(data_root, t
 
 def test_init_file_replaces_the_configs_file_and_keeps_its_part(tmp_path):
     from train.run import check_init_files, initial_weights
-    from weight_files import save_upstream
+    from helpers.upstream_weights import save_upstream
     config = read_config("erfnet_pytorch_imagenet")
     full = tmp_path / "full.pth"
     save_upstream(full)

@@ -21,18 +21,18 @@ from convert import read_weights
 from convert.ms_io import load_checkpoint_file
 from erfnet.cli import main
 from facts.atomic import is_temporary
+from helpers.msrun_runs import averaging_one_process, largest_difference, one_step_envelope, worker_digests
 from train.config import read_config
 from data.make_data import make_data
-from msrun_runs import averaging_one_process, largest_difference, one_step_envelope, worker_digests
 from train.run import planned_run, train_from_config
 from train.run_folder import open_run
 from train.schedule import poly_learning_rate
 
 pytestmark = pytest.mark.slow  # every test here trains
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SMOKE = "smoke"
-FAULTS = Path(__file__).resolve().parent / "fault_injection"
+FAULTS = Path(__file__).resolve().parents[1] / "helpers" / "fault_injection"
 WITH_DROPOUT = ["stages.1.dropout.enc64=0.03", "stages.1.dropout.enc128=0.3", "stages.1.epochs=[1,3]",
                 "stages.2.epochs=[4,4]", "poly.epochs=6"]
 DATA_PARALLEL = ["stages.1.epochs=[1,2]", "batch_size=2"]  # two steps per epoch on each of two ranks
