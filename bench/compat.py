@@ -33,7 +33,7 @@ from facts.versions import supported  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "compat.json"
 TABLE = ROOT / "bench" / "results" / "compat.md"
 TORCH = "torch==2.13.0"  # constraints.txt's, the CPU build on this machine's disk
-FORWARD_BAR = 1e-5  # the parity bar of the forward pass (parity_tests/test_model_parity.py), relative to max |out|
+FORWARD_BAR = 1e-5  # the parity bar of the forward pass (parity_tests/parity/test_model_parity.py), relative to max |out|
 TRAINED_BAR = 1e-3  # float32 envelope of a short training run's weights, relative to each tensor's max |w|
 OPTIONAL = ("fast", "timing")  # parts --skip may leave out
 STEP_TIMEOUT = 3600

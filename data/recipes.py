@@ -6,7 +6,7 @@ Arrays in and out: image uint8 [H, W, 3], label uint8 [H, W] with class ids and 
 Resizing uses Pillow, as both references do: MindSpore's Resize (OpenCV, no antialiasing) differs from it by
 up to 40 grey levels, and Pillow's antialiased resize is what the published models saw. The zoo blur uses
 MindSpore's C++ GaussianBlur, faster than Pillow's box-blur approximation of a Gaussian (bench/data_pipeline.py)
-and close to it after the resize (parity_tests/test_data_recipes.py states the bound).
+and close to it after the resize (parity_tests/data/test_data_recipes.py states the bound).
 
 - `pytorch` (erfnet_pytorch): resize to height H (bilinear image, nearest label), horizontal flip with
   probability `flip_p`, translation by integers in [-max_shift, max_shift] with the exposed image area 0 and

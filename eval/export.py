@@ -37,7 +37,7 @@ def _mindir(net, sample, temporary):
 @functools.cache
 def pads_in_mindspore_order():
     """Whether this MindSpore writes ONNX Conv pads in its own (top, bottom, left, right) order (2.7.1 and 2.10.0
-    do: parity_tests/test_export_roundtrip.py): probed by exporting a 3x1 convolution padded (1, 1, 0, 0), which
+    do: parity_tests/eval/test_export_roundtrip.py): probed by exporting a 3x1 convolution padded (1, 1, 0, 0), which
     ONNX's order writes (1, 0, 1, 0)."""
     import onnx
     probe = nn.Conv2d(1, 1, (3, 1), pad_mode="pad", padding=(1, 1, 0, 0))

@@ -17,7 +17,7 @@ MindSpore's memory pool, alive only while they are used:
 - dx = Conv2D(dout, W flipped and transposed) (stride 1, "same" padding);
 - dW = dout . im2col(x)^T.
 The forward kernel is the one nn.Conv2d runs, so outputs are bit-identical; gradients agree with MindSpore's
-to float32 rounding (parity_tests/test_conv_gradients.py). A LeanConv2d holds its convolution's Parameters under
+to float32 rounding (parity_tests/models/test_conv_gradients.py). A LeanConv2d holds its convolution's Parameters under
 the same names, so optimizers, checkpoints and the converter see no difference.
 """
 import mindspore as ms

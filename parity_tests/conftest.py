@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, settings
 
 from ms_erfnet.onednn import cap_isa_where_it_helps
 
+# The shared fixtures, asked for by argument name in any test folder (pytest reads pytest_plugins only here).
+pytest_plugins = ["helpers.data_fixtures", "helpers.weight_fixtures", "helpers.msrun_runs"]
+
 settings.register_profile("erfnet", deadline=None, max_examples=6, print_blob=True,
                           derandomize=os.environ.get("CI") == "true",
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -30,7 +33,7 @@ def pynative_mode():
 
 
 def pytest_addoption(parser):
-    """The parity tests on the user's own files (parity_tests/test_parity_on_your_files.py, marker `parity`)."""
+    """The parity tests on the user's own files (parity_tests/parity/test_parity_on_your_files.py, marker `parity`)."""
     group = parser.getgroup("erfnet parity", "the parity tests (-m parity) on your own weight files")
     group.addoption("--weights", metavar="FILE", default=None,
                     help="ERFNet weights (.pth/.pth.tar/.pt/.ckpt): both networks built from them, or with "
