@@ -14,7 +14,7 @@ from data.make_folders import class_of_train_id, make_folders_data
 from data.pipeline import dataset_rows, make_dataset
 from erfnet.cli import main
 from facts.errors import UserError
-from weight_files import save_upstream
+from helpers.upstream_weights import save_upstream
 
 CLASSES = 5
 _MADE = {}
