@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import pickle
-import statistics
 import sys
 import tempfile
 import threading
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline_cost import HEIGHT, measure_pipeline  # noqa: E402
+from bench.timing import median_seconds  # noqa: E402
 from data.cityscapes import find_samples, read_image, read_label, read_sample  # noqa: E402
 from data.make_data import make_data  # noqa: E402
 from data.pipeline import _Augment  # noqa: E402
@@ -92,16 +92,6 @@ _BYTES = bytes(32 * 2 ** 20)
 def _native_work():
     """CPU work in C that releases the GIL throughout (hashlib does for buffers over 2 kB)."""
     hashlib.sha256(_BYTES).digest()
-
-
-def median_seconds(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def probe(function, repeats):

@@ -1,9 +1,10 @@
-"""Best-of-N wall-clock timing, shared by the benchmarks in this folder."""
+"""Wall-clock timing of repeated calls, shared by the benchmarks in this folder."""
+import statistics
 import time
 
 
-def best_seconds(function, repeats, warmups=1):
-    """The fastest of `repeats` timed calls of `function`, after `warmups` untimed ones."""
+def call_seconds(function, repeats, warmups=1):
+    """The seconds of `repeats` timed calls of `function`, after `warmups` untimed ones."""
     for _ in range(warmups):
         function()
     times = []
@@ -11,4 +12,14 @@ def best_seconds(function, repeats, warmups=1):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_seconds(function, repeats, warmups=1):
+    """The fastest of `repeats` timed calls of `function`, after `warmups` untimed ones."""
+    return min(call_seconds(function, repeats, warmups))
+
+
+def median_seconds(function, repeats, warmups=1):
+    """The median of `repeats` timed calls of `function`, after `warmups` untimed ones."""
+    return statistics.median(call_seconds(function, repeats, warmups))

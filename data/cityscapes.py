@@ -52,7 +52,7 @@ def orientation(image):
     return image.getexif().get(EXIF_ORIENTATION, 1) if "exif" in image.info else 1
 
 
-def _open_checked(path, verify):
+def open_checked(path, verify):
     """Open an image and return its size as shown (EXIF orientation applied); with `verify` also check every
     chunk's CRC to the end of the file, which finds truncated and corrupted files without decoding pixels."""
     try:
@@ -113,8 +113,8 @@ def check_sample(sample, verify=True, decode_label=False):
     """Raise BadSample if the pair is unusable: unreadable PNG header or image/label size mismatch; with
     `verify` also a truncated or corrupted PNG (reads the files, decodes nothing); with `decode_label` also
     label values outside the table."""
-    image_size = _open_checked(sample.image_path, verify)
-    label_size = _open_checked(sample.label_path, verify)
+    image_size = open_checked(sample.image_path, verify)
+    label_size = open_checked(sample.label_path, verify)
     if image_size != label_size:
         raise BadSample(f"{sample.label_path}: size {label_size} differs from its image "
                         f"{sample.image_path} {image_size}")
@@ -155,6 +155,25 @@ def report_bad(message, skip_bad):
     log.warning(f"skipping: {message}")
 
 
+def usable_samples(samples, problems, check, image_dir, split, skip_bad, verify, decode_labels):
+    """The samples `check` (a layout's check_sample) accepts; each of `problems` and each refused sample is one
+    line naming the file (a UserError, or with `skip_bad` a report and the sample left out). A split left empty
+    is a UserError naming `image_dir`."""
+    for problem in problems:
+        report_bad(problem, skip_bad)
+    usable = []
+    for sample in samples:
+        try:
+            check(sample, verify=verify, decode_label=decode_labels)
+        except BadSample as error:
+            report_bad(str(error), skip_bad)
+            continue
+        usable.append(sample)
+    if not usable:
+        raise UserError(f"{image_dir}: split {split!r} has no usable image/label pairs")
+    return usable
+
+
 def find_samples(root, split, skip_bad=False, verify=True, decode_labels=False):
     """The split's samples sorted by stem, each checked with `check_sample(verify, decode_labels)`.
 
@@ -169,16 +188,4 @@ def find_samples(root, split, skip_bad=False, verify=True, decode_labels=False):
     if not image_dir.is_dir():
         raise UserError(f"{image_dir}: no such folder (expected a Cityscapes root with leftImg8bit/{split}/<city>/)")
     samples, problems = _pair(root, split)
-    for problem in problems:
-        report_bad(problem, skip_bad)
-    usable = []
-    for sample in samples:
-        try:
-            check_sample(sample, verify=verify, decode_label=decode_labels)
-        except BadSample as error:
-            report_bad(str(error), skip_bad)
-            continue
-        usable.append(sample)
-    if not usable:
-        raise UserError(f"{image_dir}: split {split!r} has no usable image/label pairs")
-    return usable
+    return usable_samples(samples, problems, check_sample, image_dir, split, skip_bad, verify, decode_labels)

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from data.cityscapes import BadSample, _open_checked, read_image, report_bad
+from data.cityscapes import BadSample, open_checked, read_image, usable_samples
 from facts.errors import UserError
 
 CLASSES_FILE = "classes.yaml"
@@ -115,8 +115,8 @@ def read_sample(sample):
 
 def check_sample(sample, verify=True, decode_label=False):
     """As data.cityscapes.check_sample: headers (with `verify` every byte) and sizes, with `decode_label` ids."""
-    image_size = _open_checked(sample.image_path, verify)
-    label_size = _open_checked(sample.label_path, verify)
+    image_size = open_checked(sample.image_path, verify)
+    label_size = open_checked(sample.label_path, verify)
     if image_size != label_size:
         raise BadSample(f"{sample.label_path}: size {label_size} differs from its image "
                         f"{sample.image_path} {image_size}")
@@ -154,16 +154,4 @@ def find_samples(root, split, skip_bad=False, verify=True, decode_labels=False):
         samples.append(Sample(stem, split, image, label_files[stem], len(classes.names)))
     problems += [f"{label_files[stem]}: no image (expected {image_dir / stem} with one of "
                  f"{', '.join(IMAGE_SUFFIXES)})" for stem in sorted(set(label_files) - set(images))]
-    for problem in problems:
-        report_bad(problem, skip_bad)
-    usable = []
-    for sample in samples:
-        try:
-            check_sample(sample, verify=verify, decode_label=decode_labels)
-        except BadSample as error:
-            report_bad(str(error), skip_bad)
-            continue
-        usable.append(sample)
-    if not usable:
-        raise UserError(f"{image_dir}: split {split!r} has no usable image/label pairs")
-    return usable
+    return usable_samples(samples, problems, check_sample, image_dir, split, skip_bad, verify, decode_labels)
