@@ -84,15 +84,22 @@ def read_image(path):
         raise BadSample(f"{path}: cannot decode the image (missing, truncated or corrupted PNG)") from None
 
 
-def read_label(sample):
-    """The label as uint8 [H, W] trainIds 0..19 (19 = void); BadSample names the file on any problem."""
+def read_label_ids(path):
+    """A label file's single-channel id array as stored; BadSample names the file if it is unreadable or has
+    several channels."""
     try:
-        with Image.open(sample.label_path) as image:
+        with Image.open(path) as image:
             raw = np.asarray(image)
     except Exception as error:
-        raise BadSample(f"{sample.label_path}: unreadable label ({error.__class__.__name__}: {error})") from None
+        raise BadSample(f"{path}: unreadable label ({error.__class__.__name__}: {error})") from None
     if raw.ndim != 2:
-        raise BadSample(f"{sample.label_path}: label must be a single-channel PNG, got shape {raw.shape}")
+        raise BadSample(f"{path}: label must be a single-channel PNG of class ids, got shape {raw.shape}")
+    return raw
+
+
+def read_label(sample):
+    """The label as uint8 [H, W] trainIds 0..19 (19 = void); BadSample names the file on any problem."""
+    raw = read_label_ids(sample.label_path)
     convert = labels.label_ids_to_train_ids if sample.label_kind == "labelIds" else labels.train_id_file_to_train_ids
     try:
         return convert(raw)
@@ -100,8 +107,9 @@ def read_label(sample):
         raise BadSample(f"{sample.label_path}: {error}") from None
 
 
-def read_sample(sample):
-    """(image uint8 [H, W, 3], label uint8 [H, W] in 0..19), with a size check naming both files."""
+def read_pair(sample, read_label):
+    """(image uint8 [H, W, 3], label uint8 [H, W]) of a layout's sample, the label read by the layout's
+    `read_label`; a size mismatch names both files."""
     image, label = read_image(sample.image_path), read_label(sample)
     if image.shape[:2] != label.shape:
         raise BadSample(f"{sample.label_path}: size {label.shape[::-1]} differs from its image "
@@ -109,10 +117,10 @@ def read_sample(sample):
     return image, label
 
 
-def check_sample(sample, verify=True, decode_label=False):
-    """Raise BadSample if the pair is unusable: unreadable PNG header or image/label size mismatch; with
-    `verify` also a truncated or corrupted PNG (reads the files, decodes nothing); with `decode_label` also
-    label values outside the table."""
+def check_pair(sample, read_label, verify=True, decode_label=False):
+    """Raise BadSample if a layout's pair is unusable: unreadable header or image/label size mismatch; with
+    `verify` also a truncated or corrupted file (reads the files, decodes nothing); with `decode_label` also
+    what the layout's `read_label` refuses."""
     image_size = open_checked(sample.image_path, verify)
     label_size = open_checked(sample.label_path, verify)
     if image_size != label_size:
@@ -120,6 +128,16 @@ def check_sample(sample, verify=True, decode_label=False):
                         f"{sample.image_path} {image_size}")
     if decode_label:
         read_label(sample)
+
+
+def read_sample(sample):
+    """(image uint8 [H, W, 3], label uint8 [H, W] in 0..19), with a size check naming both files."""
+    return read_pair(sample, read_label)
+
+
+def check_sample(sample, verify=True, decode_label=False):
+    """check_pair with Cityscapes' labels (values outside the table are refused)."""
+    check_pair(sample, read_label, verify, decode_label)
 
 
 def _pair(root, split):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from PIL import Image
 
-from data.cityscapes import BadSample, open_checked, read_image, usable_samples
+from data.cityscapes import BadSample, check_pair, read_label_ids, read_pair, usable_samples
 from facts.errors import UserError
 
 CLASSES_FILE = "classes.yaml"
@@ -87,13 +86,7 @@ class Sample:
 def read_label(sample):
     """The label as uint8 [H, W]: ids 0..K-1, ignored pixels (255 in the file) K; BadSample names the file on any
     other value, a multi-channel picture or an unreadable file."""
-    try:
-        with Image.open(sample.label_path) as image:
-            raw = np.asarray(image)
-    except Exception as error:
-        raise BadSample(f"{sample.label_path}: unreadable label ({error.__class__.__name__}: {error})") from None
-    if raw.ndim != 2:
-        raise BadSample(f"{sample.label_path}: label must be a single-channel PNG of class ids, got shape {raw.shape}")
+    raw = read_label_ids(sample.label_path)
     count = sample.num_classes
     bad = np.unique(raw[(raw >= count) & (raw != IGNORE_ID)]) if raw.size else raw
     if bad.size:
@@ -106,22 +99,12 @@ def read_label(sample):
 
 def read_sample(sample):
     """(image uint8 [H, W, 3], label uint8 [H, W] in 0..K), with a size check naming both files."""
-    image, label = read_image(sample.image_path), read_label(sample)
-    if image.shape[:2] != label.shape:
-        raise BadSample(f"{sample.label_path}: size {label.shape[::-1]} differs from its image "
-                        f"{sample.image_path} {image.shape[1::-1]}")
-    return image, label
+    return read_pair(sample, read_label)
 
 
 def check_sample(sample, verify=True, decode_label=False):
-    """As data.cityscapes.check_sample: headers (with `verify` every byte) and sizes, with `decode_label` ids."""
-    image_size = open_checked(sample.image_path, verify)
-    label_size = open_checked(sample.label_path, verify)
-    if image_size != label_size:
-        raise BadSample(f"{sample.label_path}: size {label_size} differs from its image "
-                        f"{sample.image_path} {image_size}")
-    if decode_label:
-        read_label(sample)
+    """check_pair with this layout's labels (ids outside 0..K-1 and 255 are refused)."""
+    check_pair(sample, read_label, verify, decode_label)
 
 
 def _files(folder, suffixes):
