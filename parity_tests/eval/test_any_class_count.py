@@ -83,6 +83,6 @@ def test_cityscapes_label_ids_are_written_for_cityscapes_networks_only():
 @pytest.mark.slow
 def test_one_file_parity_at_19_classes_passes_with_uniform_loss_weights(tmp_path):
     save_upstream(tmp_path / "w19.pth", num_classes=19)
-    text, passed = parity_report(read_weights(tmp_path / "w19.pth"), 16, 32, 2, 0)
+    text, passed, _ = parity_report(read_weights(tmp_path / "w19.pth"), 16, 32, 2, 0)
     assert passed, text
     assert text.count("(uniform class weights: no published weights for 19 classes)") == 4

@@ -172,7 +172,7 @@ def test_a_truncated_file_is_named_with_exit_2(files, capsys, cut, side):
 
 def test_the_one_file_mode_says_what_it_proves_and_the_device_is_chosen(files, capsys, monkeypatch):
     import parity.report
-    monkeypatch.setattr(parity.report, "parity_report", lambda *args: ("(the tables)", True))
+    monkeypatch.setattr(parity.report, "parity_report", lambda *args: ("(the tables)", True, []))
     assert main(["parity", "--weights", str(files / "b.ckpt"), *SMALL]) == 0
     out = capsys.readouterr().out
     assert "compute the same function given these weights" in out and "--reference" in out
