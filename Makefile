@@ -1,11 +1,12 @@
 # For users: `make demo` and `make test`; for the inner loop: `make test-fast`. Each creates .venv on first use
 # (the versions in constraints.txt) and is quick after. `make compat` runs the compatibility matrix (hours; one
-# fresh venv per Python and MindSpore pair, docs/versions.md).
+# fresh venv per Python and MindSpore pair, docs/versions.md); `make outcome` the training-outcome comparison (hours,
+# resumed run by run, docs/training-outcome-parity.md).
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench compat
+.PHONY: demo test test-fast bench compat outcome
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -23,7 +24,10 @@ test-fast: $(INSTALLED)
 	$(PYTHON) -m pytest -n 2 --dist loadscope -m "not slow"
 
 bench: $(INSTALLED)
-	@for script in $(filter-out bench/compat.py,$(wildcard bench/*.py)); do $(PYTHON) $$script || exit 1; done
+	@for script in $(filter-out bench/compat.py bench/compare_training.py bench/outcome_table.py bench/timing.py bench/pipeline_cost.py,$(wildcard bench/*.py)); do $(PYTHON) $$script || exit 1; done
 
 compat: $(INSTALLED)
 	$(PYTHON) bench/compat.py
+
+outcome: $(INSTALLED)
+	$(PYTHON) bench/compare_training.py
