@@ -81,7 +81,7 @@ def read_image(path):
                 return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except Exception:
-        raise BadSample(f"{path}: cannot decode the image (missing, truncated or corrupted PNG)") from None
+        raise BadSample(f"{path}: cannot decode the image (missing, truncated, corrupted or not an image)") from None
 
 
 def read_label_ids(path):
