@@ -9,8 +9,8 @@ each stage (outcome/reference_starts.py), running MindSpore's stages one at a ti
 as a previous_encoder stage needs PyTorch's fresh decoder joined to MindSpore's trained encoder.
 
 Folders: `<out>/mindspore/seed<k>/` is an `erfnet train` run folder (config.yaml, stage<N>/ with
-checkpoints, best.ckpt, final.ckpt, metrics.jsonl; with start "same" also start/ with the weights it started
-from); `<out>/pytorch/seed<k>/stage<N>/` (N: the config's stages counted from 1) holds the reference's
+checkpoints, best.ckpt, final.ckpt, metrics.jsonl); with start "same", `<out>/starts/seed<k>/` holds the weights
+it started from; `<out>/pytorch/seed<k>/stage<N>/` (N: the config's stages counted from 1) holds the reference's
 epoch_<EEE>.pth (the last checkpoints.keep_last), best.pth and final.pth, erfnet_pytorch-keyed files `erfnet eval`
 reads.
 """
@@ -110,6 +110,11 @@ class Comparison:
 
     def folder(self, framework, seed):
         return self.out_dir / framework / f"seed{seed}"
+
+    def starts_folder(self, seed):
+        """Where `--start same` keeps the weights MindSpore starts from under `seed`: beside the run folders, not in
+        MindSpore's, which `erfnet train` keeps for its own files."""
+        return self.out_dir / "starts" / f"seed{seed}"
 
     def plan(self):
         """What makes two comparisons the same one (the config's content, not its path)."""
@@ -213,13 +218,13 @@ def train_mindspore_same_start(comparison, seed, folder, quiet):
     initialisation, each previous_encoder stage from its own previous stage's encoder under PyTorch's fresh
     decoder; a `previous` stage continues as in any run."""
     config = comparison.config(seed)
-    starts = write_reference_starts(config, reference_run(config), folder / "start")
+    starts = write_reference_starts(config, reference_run(config), comparison.starts_folder(seed))
     inits = []
     for index, stage in enumerate(config.stages):
         if stage.init == PREVIOUS_ENCODER:
             previous = folder / config.stages[index - 1].name / "final.ckpt"
-            joined = join_encoder_and_decoder(previous, starts[stage.number], folder / "start" /
-                                              f"{stage.name}_start.ckpt")
+            joined = join_encoder_and_decoder(previous, starts[stage.number],
+                                              comparison.starts_folder(seed) / f"{stage.name}_start.ckpt")
             inits.append(init_override(stage, joined))
         elif stage.number in starts:
             inits.append(init_override(stage, starts[stage.number]))

@@ -110,3 +110,22 @@ def test_the_docs_table_is_the_one_the_results_json_makes():
     first = next(iter(planted["cases"].values()))
     first["runs"].setdefault("mindspore", {})["99"] = {"final_val_miou": 0.123}
     assert table(planted) != section(DOCS.read_text()), "a changed result must show in the table"
+
+
+def test_the_same_start_leaves_mindspores_run_folder_to_erfnet_train(tmp_path, monkeypatch):
+    """--start same writes PyTorch's starts before MindSpore trains; erfnet train refuses a run folder that holds
+    anything of someone else's, so the starts must live elsewhere (they were in the run folder: the bench's
+    learn:same case stopped at its first run)."""
+    from outcome.comparison import train_mindspore_same_start
+    from train.run_folder import check_run_folder
+    calls = []
+
+    def train(config_path, data_root, out, overrides, stages, quiet):
+        config = outcome.comparison.read_config(config_path, overrides)
+        check_run_folder(out, config, config.stages, resume=False)
+        calls.append(overrides[-1])
+    monkeypatch.setattr(outcome.comparison, "train_from_config", train)
+    planned = comparison(tmp_path, seeds=(0,), start="same")
+    train_mindspore_same_start(planned, 0, planned.folder("mindspore", 0), quiet=True)
+    start = planned.starts_folder(0) / "stage1_pytorch_start.pth"
+    assert start.is_file() and calls == [f'stages.1.init={{file: "{start}", part: all}}']
