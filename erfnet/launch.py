@@ -24,6 +24,7 @@ import ctypes
 import json
 import os
 import random
+import socket
 import re
 import signal
 import subprocess
@@ -140,11 +141,27 @@ def msrun_log(log_dir, node_rank):
     return Path(log_dir) / ("msrun.log" if int(node_rank) == 0 else f"msrun_node{node_rank}.log")
 
 
+def free_port(tries=50):
+    """A port in PORTS that nothing listens on now, drawn from the operating system's randomness: the process's own
+    `random` may be seeded alike in two processes (pytest-xdist workers under hypothesis' derandomised runs drew the
+    same port, and one job's worker registered with the other job's scheduler)."""
+    draw = random.SystemRandom()
+    for _ in range(tries):
+        port = draw.randint(*PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise UserError(f"no free port for msrun's scheduler in {PORTS[0]}-{PORTS[1]}; give --master-port")
+
+
 def launch_workers(devices, argv, log_dir, master_port=None, hosts=Hosts()):
     """Run this host's part of the job to its end under the supervisor, following the log of its first worker
     (rank 0's on node 0) on stdout; the workers' logs go to `log_dir`. Returns None when every worker succeeded,
     else a WorkerFailure. The port is random in PORTS when not given."""
-    port = master_port or random.randint(*PORTS)
+    port = master_port or free_port()
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / EXIT_CODE_FILE).unlink(missing_ok=True)

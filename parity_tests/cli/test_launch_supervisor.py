@@ -99,3 +99,23 @@ def test_each_host_launches_its_workers_of_the_whole_job(tmp_path):
 def test_a_wrong_host_option_is_one_line(argv, message):
     with pytest.raises(UserError, match="^" + re.escape(message)):
         hosts_of(host_arguments(*argv))
+
+
+def test_the_scheduler_port_is_free_and_not_drawn_from_the_seeded_random(monkeypatch):
+    """Two pytest workers whose `random` a seeded reference run had left alike drew one port, and one job's worker
+    registered with the other job's scheduler: the port comes from the OS's randomness and is checked free."""
+    import random
+    import socket
+    from erfnet import launch
+    draws = []
+    for _ in range(4):
+        random.seed(0)
+        draws.append(launch.free_port())
+    assert len(set(draws)) > 1
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        offered = iter([taken, taken + 1 if taken < launch.PORTS[1] else taken - 1])
+        monkeypatch.setattr(random.SystemRandom, "randint", lambda self, low, high: next(offered))
+        assert launch.free_port() != taken

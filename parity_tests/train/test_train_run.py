@@ -6,7 +6,6 @@ the uninterrupted job; two simulated hosts of two workers each (scripts/run_dist
 equal to one process averaging the four shards' gradients."""
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from convert import read_weights
 from convert.ms_io import load_checkpoint_file
 from erfnet.cli import main
+from erfnet.launch import free_port
 from facts.atomic import is_temporary
 from helpers.msrun_runs import averaging_one_process, largest_difference, one_step_envelope, worker_digests
 from train.config import read_config
@@ -237,7 +237,7 @@ class TestTwoHosts:
         on 127.0.0.1, CPU): the four ranks end with one digest, equal to one process averaging the four shards."""
         out, overrides = tmp_path / "run", ["stages.1.epochs=[1,1]", "batch_size=2"]
         env = dict(os.environ, WORKERS_TOTAL="4", WORKERS_PER_NODE="2", MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=str(random.randint(20000, 40000)), DEVICE="CPU",
+                   MASTER_PORT=str(free_port()), DEVICE="CPU",
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                    PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
         command = ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(SMOKE), str(small_root), str(out),
