@@ -30,6 +30,7 @@ from data import cache as cache_module
 from data.cityscapes import report_bad
 from data.layout import find_samples, label_space, read_label, read_sample
 from data.recipes import PytorchRecipe, ValRecipe, encoder_label, make_recipe, pad_pair_to_stride
+from data.workers import end_children_with_this_process
 from ms_erfnet.devices import shard
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
@@ -155,6 +156,8 @@ def make_dataset(root, split, *, recipe, height=512, batch_size=1, shuffle=False
         check_files = skip_bad and cache is None
         samples = find_samples(root, split, skip_bad=skip_bad, verify=check_files, decode_labels=check_files)
     ds.config.set_seed(seed)
+    if python_multiprocessing:
+        end_children_with_this_process()
     if cache is not None:
         folder = cache_module.cache_dir(root, split, height) if cache is True else cache
         file = cache_module.open_cache(folder, samples, height)

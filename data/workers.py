@@ -10,7 +10,11 @@ card in the runs measured; PROCESS_CORES is set higher, at 8, because those runs
 the gain threads made when the image decode moved to Pillow: hosts of 2-7 cores per card keep the threads
 that measured faster on them, Ascend hosts (24 or more cores per card) get processes.
 """
+import ctypes
 import os
+import signal
+import sys
+import threading
 
 WORKER_KINDS = ("auto", "threads", "processes")
 PROCESS_CORES = 8
@@ -29,3 +33,36 @@ def uses_processes(worker_kind, workers, cores=None):
     if worker_kind != "auto":
         return worker_kind == "processes"
     return workers >= 2 and (pipeline_cores() if cores is None else cores) >= PROCESS_CORES
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_forker = None  # this process's pid once end_children_with_this_process() has run
+_forked_from_main_thread = False
+
+
+def end_children_with_this_process():
+    """From now on, every process forked from this process's main thread gets SIGTERM when this process ends
+    (Linux's PR_SET_PDEATHSIG; elsewhere nothing changes). MindSpore starts the clean process that ends its
+    workers when the trainer dies only after the workers, and a worker's own check of its parent looks at the
+    parent it was handed to, so a trainer killed in between (2 kills in 10 at an epoch's start, MindSpore
+    2.10) left workers waiting for rows forever. SIGTERM, not SIGKILL: MindSpore's worker handler releases
+    the shared memory on it. Forks from other threads are left alone: the signal follows the forking thread,
+    and a thread that ends would take its children with it."""
+    global _forker
+    if _forker is not None or not sys.platform.startswith("linux"):
+        return
+    _forker = os.getpid()
+    os.register_at_fork(before=_note_forking_thread, after_in_child=_die_with_forker)
+
+
+def _note_forking_thread():
+    global _forked_from_main_thread
+    _forked_from_main_thread = threading.current_thread() is threading.main_thread() and os.getpid() == _forker
+
+
+def _die_with_forker():
+    if not _forked_from_main_thread:
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != _forker:  # the parent ended before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)

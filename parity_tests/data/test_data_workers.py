@@ -101,10 +101,38 @@ def test_timed_rows_count_the_wait_for_rows_not_the_work_between():
     assert 0.15 <= rows.waited < 0.25
 
 
+FORKING_PARENT = """
+import multiprocessing, sys, time
+from data.workers import end_children_with_this_process
+if sys.argv[1] == "ends children":
+    end_children_with_this_process()
+child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,))
+child.start()
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("mode", ["ends children", "as before"])
+def test_a_killed_process_takes_its_forked_children_with_it_once_asked(mode):
+    parent = subprocess.Popen([sys.executable, "-c", FORKING_PARENT, mode], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
+    child = psutil.Process(int(parent.stdout.readline()))
+    try:
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running(child) == (mode == "as before")  # without the call, the child outlives its parent
+    finally:
+        if running(child):
+            child.kill()
+
+
 def forked_children(pid):
-    """The processes forked from `pid` (MindSpore's workers and its watchdog), told from other child processes
-    by running the same command line. MindSpore starts the watchdog just after the workers: a trainer killed
-    in between leaves its workers running (MindSpore 2.10), so the test kills it once the watchdog runs."""
+    """The processes forked from `pid` (MindSpore's workers and its clean process), told from other child
+    processes by running the same command line."""
     try:
         parent = psutil.Process(pid)
         command = parent.cmdline()
@@ -119,6 +147,16 @@ def forked_children(pid):
         except psutil.NoSuchProcess:
             pass
     return forked
+
+
+def forked_from(command):
+    """The running processes forked from a trainer started with `command` (its folders make it unique), found
+    by their command line: a worker whose trainer ended has another parent."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if process.info["cmdline"] == command and running(process):
+            found.append(process.pid)
+    return found
 
 
 def running(process):
@@ -141,19 +179,19 @@ def test_a_stopped_trainer_leaves_no_worker_process(tmp_path, stop):
     try:
         deadline = time.monotonic() + 180
         workers = []
-        while len(workers) < 3 and time.monotonic() < deadline and trainer.poll() is None:  # 2 workers, 1 watchdog
-            time.sleep(0.2)
-            workers = forked_children(trainer.pid)
-        assert len(workers) >= 3, f"no worker processes started: {trainer.stderr.read() if trainer.poll() else ''}"
+        while not workers and time.monotonic() < deadline and trainer.poll() is None:
+            time.sleep(0.05)
+            workers = forked_children(trainer.pid)  # killed at once: before MindSpore's clean process starts
+        assert workers, f"no worker processes started: {trainer.stderr.read() if trainer.poll() else ''}"
         if stop == signal.SIGINT:  # Ctrl-C: the terminal signals the whole foreground process group
             os.killpg(trainer.pid, stop)
         else:  # a kill of the trainer alone, as the out-of-memory killer does
             trainer.send_signal(stop)
         trainer.wait(timeout=JOB_TIMEOUT)
         deadline = time.monotonic() + 20
-        while any(running(worker) for worker in workers) and time.monotonic() < deadline:
+        while forked_from(command) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert [worker.pid for worker in workers if running(worker)] == []
+        assert forked_from(command) == []
     finally:
         if trainer.poll() is None:
             trainer.kill()
