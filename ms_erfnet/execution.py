@@ -2,6 +2,7 @@
 every measured case but one (bench/speed.py; the figures are in docs/performance.md). The train step is compiled
 once per batch shape (train/step.py)."""
 import ctypes
+import gc
 
 import mindspore as ms
 
@@ -20,3 +21,11 @@ def release_free_heap():
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def free_finished_graphs():
+    """Collect the Python cycles that keep a finished network's cells and compiled graphs alive. Python's own
+    collector rarely reaches them (it counts Python objects, not MindSpore's memory behind them), and while they
+    live every later compile in the process is slower: the second stage of one `erfnet train` compiled in 27 s
+    against 12 s in a process of its own (smoke config, 2-core CPU, MindSpore 2.10)."""
+    gc.collect()

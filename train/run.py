@@ -12,7 +12,7 @@ from data.class_weights import checked_setting, loss_weights
 from data.layout import find_samples, label_space
 from facts.errors import UserError
 from ms_erfnet.devices import Devices
-from ms_erfnet.execution import use_graph_mode
+from ms_erfnet.execution import free_finished_graphs, use_graph_mode
 from facts.spec import NETWORKS
 from train.config import FROM_DATA, FROM_WEIGHTS, InitFile, read_config
 from train.run_folder import check_run_folder, open_run
@@ -225,5 +225,6 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
         else:
             start = initial_weights(config, runner.stage, run_dir, init if position == 0 else None, previous)
             previous = runner.run(start, resume)
+            free_finished_graphs()
         results.append(previous)
     return results
