@@ -3,7 +3,10 @@ examples on every CI run (CI=true: derandomized, so a landing never depends on a
 runs explore new ones), torch on one thread, and MindSpore on the CPU in PyNative mode unless a test says
 otherwise: every test starts in PyNative mode (training switches to graph mode in-process). The session caps
 MindSpore's oneDNN (ms_erfnet/onednn.py) before any test runs a kernel, as the command line does."""
+import gc
 import os
+import time
+from pathlib import Path
 
 import mindspore as ms
 import pytest
@@ -30,6 +33,34 @@ ms.set_context(mode=ms.PYNATIVE_MODE)
 @pytest.fixture(autouse=True)
 def pynative_mode():
     ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+@pytest.fixture(autouse=True)
+def free_graphs_after_long_tests():
+    """After a test of more than a second (one that built or compiled networks), the garbage it left is collected
+    (ms_erfnet.execution.free_finished_graphs: left alive, it slows every later compile of the worker); a
+    collection takes about 0.3 s, too long to pay after each of the hundreds of quick tests."""
+    started = time.perf_counter()
+    yield
+    if time.perf_counter() - started > 1:
+        gc.collect()
+
+
+# The test files that take longest (docs/testing.md has the measured list), longest first.
+LONGEST_FILES = ("train/test_train_run.py", "eval/test_eval_devices.py", "parity/test_fault_catalogue.py",
+                 "outcome/test_outcome_parity.py", "train/test_own_data_training.py", "train/test_train_recipe.py",
+                 "parity/test_model_parity.py", "parity/test_parity_on_your_files_runs.py",
+                 "cli/test_any_image_size.py", "parity/test_parity_two_files.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The longest test files run first. `make test` hands each of its two workers one module or class at a time
+    in collection order (--dist loadscope); in folder order the long training files of train/ came last, and one
+    worker ran them alone while the other had nothing left to do."""
+    def rank(item):
+        path = item.path.relative_to(Path(__file__).parent).as_posix()
+        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+    items.sort(key=rank)  # a stable sort: the order inside a file stays
 
 
 def pytest_addoption(parser):
