@@ -1,7 +1,8 @@
 """A network of any class count: the loss without a void channel against torch's ignore_index, the palette for
-any count, the pictures infer writes, and one-file parity at 19 classes with its loss rows weighed uniformly
-(facts/loss_weights.py). Two-file parity at 5 classes is test_fault_catalogue's; the folders layout is
+any count, the pictures infer writes, and weights of 19 and of 5 classes through convert, both parity modes (the
+loss rows weighed uniformly: facts/loss_weights.py), export, eval and infer. The fault catalogue at 5 classes is test_fault_catalogue's; the folders layout is
 test_own_data's."""
+import json
 import math
 
 import mindspore as ms
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, strategies as st
+from PIL import Image
 
-from convert import read_weights
+from erfnet.cli import main
 from eval.colours import class_palette, generated_palette
 from eval.infer import kinds_for
 from facts.errors import UserError
@@ -18,7 +20,6 @@ from facts.labels import palette
 from facts.loss_weights import default_loss_weights
 from helpers.upstream_weights import save_upstream
 from ms_erfnet.loss import WeightedCrossEntropy
-from parity.report import parity_report
 
 
 @given(st.integers(2, 7), st.booleans(), st.integers(0, 2 ** 32 - 1))
@@ -81,8 +82,34 @@ def test_cityscapes_label_ids_are_written_for_cityscapes_networks_only():
 
 
 @pytest.mark.slow
-def test_one_file_parity_at_19_classes_passes_with_uniform_loss_weights(tmp_path):
-    save_upstream(tmp_path / "w19.pth", num_classes=19)
-    text, passed, _ = parity_report(read_weights(tmp_path / "w19.pth"), 16, 32, 2, 0)
-    assert passed, text
-    assert text.count("(uniform class weights: no published weights for 19 classes)") == 4
+@pytest.mark.parametrize("classes, layout", [(19, "cityscapes"), (5, "folders")])
+def test_weights_of_another_class_count_pass_every_command(tmp_path, capsys, classes, layout):
+    """erfnet_pytorch-format weights of 19 and of 5 classes: converted both ways (bit-exact back), both parity
+    modes (at 5, two-file parity is test_fault_catalogue's) passing with the loss rows weighed uniformly, exported to ONNX, evaluated (one IoU per class) and
+    predicted (class ids below the count) on data of that many classes."""
+    pth, ckpt, back = tmp_path / "w.pth", tmp_path / "w.ckpt", tmp_path / "back.pth"
+    state = save_upstream(pth, num_classes=classes)
+    assert main(["convert", str(pth), str(ckpt)]) == 0 and main(["convert", str(ckpt), str(back)]) == 0
+    returned = torch.load(back, weights_only=True)
+    assert returned.keys() == state.keys()
+    assert all(torch.equal(returned[key], state[key]) for key in state if not key.endswith("num_batches_tracked"))
+    size = ["--height", "16", "--width", "32"]
+    capsys.readouterr()
+    assert main(["parity", "--weights", str(pth), *size]) == 0
+    assert f"(uniform class weights: no published weights for {classes} classes)" in capsys.readouterr().out
+    if classes == 19:  # at 5, two-file parity is the fault catalogue's clean pair
+        assert main(["parity", "--reference", str(pth), "--weights", str(ckpt), *size, "--quiet"]) == 0
+    assert main(["export", "--weights", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "w.onnx"),
+                 "--height", "32", "--width", "64"]) == 0
+    data = tmp_path / "data"
+    folders = ["--layout", "folders", "--classes", str(classes)] if layout == "folders" else []
+    assert main(["make-data", str(data), "--train", "1", "--val", "2", "--width", "64", "--quiet", *folders]) == 0
+    assert main(["eval", "--weights", str(ckpt), "--data", str(data), "--height", "32",
+                 "--metrics-out", str(tmp_path / "metrics")]) == 0
+    scores = json.loads((tmp_path / "metrics" / "w.ckpt.metrics.json").read_text())
+    assert len(scores["iou_class"]) == classes and scores["images"] == 2
+    images = data / "images" / "val" if layout == "folders" else data / "leftImg8bit" / "val"
+    assert main(["infer", "--weights", str(ckpt), "--input", str(images), "--out", str(tmp_path / "pictures"),
+                 "--height", "32", "--what", "trainids", "--quiet"]) == 0
+    written = sorted((tmp_path / "pictures" / "trainids").rglob("*.png"))
+    assert len(written) == 2 and all(np.asarray(Image.open(path)).max() < classes for path in written)
