@@ -18,10 +18,10 @@ demo: $(INSTALLED)
 	$(VENV)/bin/erfnet demo
 
 test: $(INSTALLED)
-	$(PYTHON) -m pytest -n 2 --dist loadscope
+	$(PYTHON) -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest -n 2 --dist loadscope -m "not slow"
+	$(PYTHON) -m pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 bench: $(INSTALLED)
 	@for script in $(filter-out bench/compat.py bench/compare_training.py bench/outcome_table.py bench/timing.py bench/pipeline_cost.py,$(wildcard bench/*.py)); do $(PYTHON) $$script || exit 1; done

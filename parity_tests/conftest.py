@@ -55,8 +55,9 @@ LONGEST_FILES = ("train/test_train_run.py", "eval/test_eval_devices.py", "parity
 
 def pytest_collection_modifyitems(items):
     """The longest test files run first. `make test` hands each of its two workers one module or class at a time
-    in collection order (--dist loadscope); in folder order the long training files of train/ came last, and one
-    worker ran them alone while the other had nothing left to do."""
+    in collection order (--dist loadscope --no-loadscope-reorder); xdist's own order, by the number of tests in a
+    scope, put the one-test classes that train longest (a killed msrun worker, two hosts) last, and one worker ran
+    them alone while the other had nothing left to do."""
     def rank(item):
         path = item.path.relative_to(Path(__file__).parent).as_posix()
         return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
