@@ -44,8 +44,8 @@ def end_children_with_this_process():
     """From now on, every process forked from this process's main thread gets SIGTERM when this process ends
     (Linux's PR_SET_PDEATHSIG; elsewhere nothing changes). MindSpore starts the clean process that ends its
     workers when the trainer dies only after the workers, and a worker's own check of its parent looks at the
-    parent it was handed to, so a trainer killed in between (2 kills in 10 at an epoch's start, MindSpore
-    2.10) left workers waiting for rows forever. SIGTERM, not SIGKILL: MindSpore's worker handler releases
+    parent it was handed to, so a trainer killed in between (2 of 4 kills timed to an epoch's start, MindSpore
+    2.10) leaves its workers waiting for rows forever. SIGTERM, not SIGKILL: MindSpore's worker handler releases
     the shared memory on it. Forks from other threads are left alone: the signal follows the forking thread,
     and a thread that ends would take its children with it."""
     global _forker

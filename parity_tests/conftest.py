@@ -3,16 +3,15 @@ examples on every CI run (CI=true: derandomized, so a landing never depends on a
 runs explore new ones), torch on one thread, and MindSpore on the CPU in PyNative mode unless a test says
 otherwise: every test starts in PyNative mode (training switches to graph mode in-process). The session caps
 MindSpore's oneDNN (ms_erfnet/onednn.py) before any test runs a kernel, as the command line does."""
-import gc
 import os
 import time
-from pathlib import Path
 
 import mindspore as ms
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from ms_erfnet.execution import free_finished_graphs
 from ms_erfnet.onednn import cap_isa_where_it_helps
 
 # The shared fixtures, asked for by argument name in any test folder (pytest reads pytest_plugins only here).
@@ -37,13 +36,13 @@ def pynative_mode():
 
 @pytest.fixture(autouse=True)
 def free_graphs_after_long_tests():
-    """After a test of more than a second (one that built or compiled networks), the garbage it left is collected
-    (ms_erfnet.execution.free_finished_graphs: left alive, it slows every later compile of the worker); a
-    collection takes about 0.3 s, too long to pay after each of the hundreds of quick tests."""
+    """After a test of more than a second (one that built or compiled networks), the garbage it left is collected:
+    left alive, it slows every later compile of the worker. A collection takes about 0.3 s, too long to pay after
+    each of the hundreds of quick tests."""
     started = time.perf_counter()
     yield
     if time.perf_counter() - started > 1:
-        gc.collect()
+        free_finished_graphs()
 
 
 # The test files that take longest (docs/testing.md has the measured list), longest first.
@@ -59,8 +58,8 @@ def pytest_collection_modifyitems(items):
     scope, put the one-test classes that train longest (a killed msrun worker, two hosts) last, and one worker ran
     them alone while the other had nothing left to do."""
     def rank(item):
-        path = item.path.relative_to(Path(__file__).parent).as_posix()
-        return LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+        path = item.path.as_posix()
+        return next((at for at, name in enumerate(LONGEST_FILES) if path.endswith(f"/{name}")), len(LONGEST_FILES))
     items.sort(key=rank)  # a stable sort: the order inside a file stays
 
 
