@@ -4,7 +4,7 @@ Resize so the shorter side is `height` (torchvision's Resize(int): the longer si
 int(height * long / short); image bilinear, label nearest); when augmenting, a horizontal flip with
 probability 0.5 and a shift of -2..2 pixels in x and y, drawn from python's `random` in that order;
 then the image as float CHW in [0, 1], the label as a (1, H, W) long tensor, for the encoder stage
-first nearest-resized to int(height / 8), and void 255 relabelled 19.
+first nearest-resized to int(height / 8), and void 255 relabelled 19 (on data of K classes: K).
 
 One documented deviation: erfnet_pytorch fills the area a negative shift exposes in the label with 0
 (road, a real class) because its crop runs past the picture; here every exposed label pixel is void.
@@ -53,21 +53,23 @@ def image_tensor(image):
     return pixels.float().div(255)
 
 
-def label_tensor(label):
-    """A label picture as a (1, H, W) long tensor with void 255 relabelled 19."""
+def label_tensor(label, void_id=VOID_TRAIN_ID):
+    """A label picture as a (1, H, W) long tensor with void 255 relabelled `void_id`."""
     ids = torch.from_numpy(np.array(label)).long().unsqueeze(0)
-    ids[ids == VOID_LABEL] = VOID_TRAIN_ID
+    ids[ids == VOID_LABEL] = void_id
     return ids
 
 
 class JointTransform:
     """erfnet_pytorch's MyCoTransform(enc, augment, height): `(image, label)` pictures to tensors;
-    `encoder` gives labels at 1/8 of `height` for the encoder-alone stage."""
+    `encoder` gives labels at 1/8 of `height` for the encoder-alone stage; void pixels become `void_id`
+    (Cityscapes' 19, the class count K on data of K classes)."""
 
-    def __init__(self, encoder, augment=True, height=512):
+    def __init__(self, encoder, augment=True, height=512, void_id=VOID_TRAIN_ID):
         self.encoder = encoder
         self.augment = augment
         self.height = height
+        self.void_id = void_id
 
     def __call__(self, image, label):
         image = resize_shorter_side(image, self.height, Image.Resampling.BILINEAR)
@@ -79,4 +81,4 @@ class JointTransform:
             image, label = flip_and_shift(image, label, flip, dx, dy)
         if self.encoder:
             label = resize_shorter_side(label, int(self.height / 8), Image.Resampling.NEAREST)
-        return image_tensor(image), label_tensor(label)
+        return image_tensor(image), label_tensor(label, self.void_id)

@@ -1,8 +1,9 @@
 """erfnet_pytorch's training loss and its published class weights.
 
 The loss is its CrossEntropyLoss2d: log-softmax over the class channel, then the pixels' NLL summed with
-the weights of their labels and divided by the sum of those weights. The weights are the ones hand-set in
-erfnet_pytorch's train/main.py, indexed by trainId; index 19 is the void channel and weighs 0.
+the weights of their labels and divided by the sum of those weights. The published weights are the ones
+hand-set in erfnet_pytorch's train/main.py, indexed by trainId; index 19 is the void channel and weighs 0.
+Other data comes with K + 1 weights of its own, one per label 0..K, the last (K, ignored pixels) 0.
 """
 import torch
 import torch.nn.functional as F
@@ -20,18 +21,24 @@ CLASS_WEIGHTS = {
 
 
 class CrossEntropyLoss2d(torch.nn.Module):
-    """`NLLLoss(weight)` of `log_softmax(outputs, dim=1)` against (N, H, W) long targets."""
+    """`NLLLoss(weight, ignore_index)` of `log_softmax(outputs, dim=1)` against (N, H, W) long targets."""
 
-    def __init__(self, weight=None):
+    def __init__(self, weight=None, ignore_index=-100):
         super().__init__()
-        self.loss = torch.nn.NLLLoss(weight)
+        self.loss = torch.nn.NLLLoss(weight, ignore_index=ignore_index)
 
     def forward(self, outputs, targets):
         return self.loss(F.log_softmax(outputs, dim=1), targets)
 
 
-def reference_loss(network):
-    """The loss erfnet_pytorch trains `network` ("encoder" or "full") with: its class weights as float32."""
-    if network not in CLASS_WEIGHTS:
-        raise ValueError(f"network must be one of {sorted(CLASS_WEIGHTS)}, not {network!r}")
-    return CrossEntropyLoss2d(torch.tensor(CLASS_WEIGHTS[network], dtype=torch.float32))
+def reference_loss(weights, channels):
+    """The loss a network of `channels` output channels trains with under `weights` (K + 1 floats, the last
+    weighing the ignored label K at 0), as float32: a network with a void channel (channels K + 1,
+    erfnet_pytorch's 20) weighs every label, the void one 0; a network of K channels has no channel for the
+    label K, which the NLL then ignores: the same sum over the other pixels, divided by the same weights."""
+    if channels not in (len(weights) - 1, len(weights)):
+        raise ValueError(f"{len(weights)} class weights (K + 1, the last for ignored pixels) fit networks of "
+                         f"{len(weights) - 1} or {len(weights)} channels, not {channels}")
+    if channels == len(weights):
+        return CrossEntropyLoss2d(torch.tensor(weights, dtype=torch.float32))
+    return CrossEntropyLoss2d(torch.tensor(weights[:channels], dtype=torch.float32), ignore_index=channels)

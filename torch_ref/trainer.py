@@ -7,6 +7,10 @@ log-softmax NLL of the stage's network ("encoder": Net with only_encode=True aga
 "full": the whole Net). Nothing is improved over erfnet_pytorch; its validation pass and best-model
 bookkeeping are left to the caller, which gets the model in eval mode after every epoch.
 
+The data and its classes are the run's: a Cityscapes root with erfnet_pytorch's 20 classes and published class
+weights by default, or a folders dataset of K classes (torch_ref/folders.py) with a network of K classes (or
+K + 1 with a void channel) and the class weights the caller hands over, per network.
+
 Reproducible per seed: stage k (1-based) starts by seeding python's `random`, numpy and torch with
 seed + k - 1, and its DataLoader shuffles with a generator of that seed, from which torch also seeds
 `random`, numpy and torch in each worker process; the same run and seed give the same batches.
@@ -15,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +27,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from torch_ref.checkpoint import save_checkpoint, without_prefix
-from torch_ref.cityscapes import CityscapesDataset
+from torch_ref.cityscapes import cityscapes_pairs
 from torch_ref.erfnet import Net, non_bottleneck_1d
-from torch_ref.joint_transform import JointTransform
-from torch_ref.loss import reference_loss
+from torch_ref.folders import folders_pairs
+from torch_ref.joint_transform import VOID_TRAIN_ID, JointTransform
+from torch_ref.loss import CLASS_WEIGHTS, reference_loss
+from torch_ref.pictures import PairDataset
 
 logger = logging.getLogger(__name__)
 
 NUM_CLASSES = 20
 NETWORKS = ("encoder", "full")
 INITS = ("scratch", "previous", "previous_encoder")
+READERS = {"cityscapes": cityscapes_pairs, "folders": folders_pairs}
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,10 @@ class ReferenceStage:
 
 @dataclass(frozen=True)
 class ReferenceRun:
-    """A whole reference training; the defaults are erfnet_pytorch's."""
+    """A whole reference training; the defaults are erfnet_pytorch's. `class_weights`: {network: K + 1 floats},
+    one per label of the data (0..K-1 its classes, K its ignored pixels, weighing 0), for each network a stage
+    trains; `num_classes`: the network's channels, K or K + 1 (a void channel); `layout`: which reader of READERS
+    reads the data."""
     stages: tuple
     lr0: float = 5e-4
     weight_decay: float = 1e-4
@@ -76,12 +86,31 @@ class ReferenceRun:
     height: int = 512
     workers: int = 4
     seed: int = 0
+    num_classes: int = NUM_CLASSES
+    class_weights: Mapping = field(default_factory=lambda: dict(CLASS_WEIGHTS))
+    layout: str = "cityscapes"
 
     def __post_init__(self):
         if not self.stages:
             raise ValueError("a run needs at least one stage")
         if self.stages[0].init in ("previous", "previous_encoder"):
             raise ValueError(f"the first stage has no previous stage to start from (init {self.stages[0].init!r})")
+        if self.layout not in READERS:
+            raise ValueError(f"layout must be one of {sorted(READERS)}, not {self.layout!r}")
+        missing = sorted({stage.network for stage in self.stages} - set(self.class_weights))
+        if missing:
+            raise ValueError(f"class_weights holds none for the {missing[0]} network a stage trains")
+        lengths = {len(weights) for weights in self.class_weights.values()}
+        if len(lengths) != 1 or any(weights[-1] != 0 for weights in self.class_weights.values()):
+            raise ValueError("class_weights: K + 1 floats per network, the last (ignored pixels) 0")
+        if self.num_classes not in (self.void_id, self.void_id + 1):
+            raise ValueError(f"num_classes {self.num_classes}: the class weights are for {self.void_id} classes (a "
+                             f"network of {self.void_id}, or {self.void_id + 1} with a void channel)")
+
+    @property
+    def void_id(self):
+        """The label of ignored pixels: the data's class count K."""
+        return len(next(iter(self.class_weights.values()))) - 1
 
 
 @dataclass(frozen=True)
@@ -118,13 +147,14 @@ def set_dropout(model, stage):
             layer.dropout.p = stage.decoder_dropout
 
 
-def stage_model(stage, previous):
-    """The Net a stage trains, built from its `init` and the previous stage's model (None for the first)."""
+def stage_model(stage, previous, num_classes=NUM_CLASSES):
+    """The Net of `num_classes` a stage trains, built from its `init` and the previous stage's model (None for the
+    first)."""
     if stage.init == "previous":
         return previous
     if stage.init == "previous_encoder":
-        return Net(NUM_CLASSES, encoder=previous.encoder)
-    model = Net(NUM_CLASSES)
+        return Net(num_classes, encoder=previous.encoder)
+    model = Net(num_classes)
     if isinstance(stage.init, Mapping):
         model.load_state_dict(without_prefix(stage.init), strict=True)
     return model
@@ -148,11 +178,18 @@ def reference_optimizer(model, run):
     return torch.optim.Adam(model.parameters(), run.lr0, (0.9, 0.999), eps=1e-08, weight_decay=run.weight_decay)
 
 
+def split_pairs(data_root, split, layout):
+    """(image path, label path) of every image of `split`, read by the `layout`'s reader (READERS)."""
+    if layout not in READERS:
+        raise ValueError(f"layout must be one of {sorted(READERS)}, not {layout!r}")
+    return READERS[layout](data_root, split)
+
+
 def training_loader(run, network, data_root, seed):
     """The train split, augmented, shuffled by a generator seeded with `seed`, the last short batch kept."""
-    transform = JointTransform(network == "encoder", augment=True, height=run.height)
-    return DataLoader(CityscapesDataset(data_root, "train", transform), batch_size=run.batch_size, shuffle=True,
-                      num_workers=run.workers, generator=torch.Generator().manual_seed(seed))
+    transform = JointTransform(network == "encoder", augment=True, height=run.height, void_id=run.void_id)
+    return DataLoader(PairDataset(split_pairs(data_root, "train", run.layout), transform), batch_size=run.batch_size,
+                      shuffle=True, num_workers=run.workers, generator=torch.Generator().manual_seed(seed))
 
 
 def train_epoch(model, loader, criterion, optimizer, only_encode):
@@ -175,7 +212,7 @@ def train_stage(run, stage, number, model, data_root, out_dir, on_epoch):
     """Trains `model` through the stage's epochs; checkpoints and reports after each one."""
     only_encode = stage.network == "encoder"
     set_dropout(model, stage)
-    criterion = reference_loss(stage.network)
+    criterion = reference_loss(run.class_weights[stage.network], run.num_classes)
     optimizer = reference_optimizer(model, run)
     loader = training_loader(run, stage.network, data_root, stage_seed(run, number))
     for epoch in range(stage.first_epoch, stage.last_epoch + 1):
@@ -202,18 +239,19 @@ def train_reference(run, data_root, out_dir, on_epoch=None):
     model = None
     for number, stage in enumerate(run.stages, start=1):
         seed_everything(stage_seed(run, number))
-        model = stage_model(stage, model)
+        model = stage_model(stage, model, run.num_classes)
         train_stage(run, stage, number, model, data_root, out_dir, on_epoch)
         finals[number] = {key: value.detach().clone() for key, value in model.state_dict().items()}
     return finals
 
 
-def evaluation_batches(data_root, split="val", height=512, network="full", batch_size=1, workers=0):
-    """A DataLoader over `split` as erfnet_pytorch validates: resize only, not shuffled, batches of images
-    (B, 3, H, W) in [0, 1] and labels (B, 1, H, W) long with void as 19, at 1/8 of `height` for the
-    "encoder" network."""
+def evaluation_batches(data_root, split="val", height=512, network="full", batch_size=1, workers=0,
+                       layout="cityscapes", void_id=VOID_TRAIN_ID):
+    """A DataLoader over `split` of the `layout` as erfnet_pytorch validates: resize only, not shuffled, batches
+    of images (B, 3, H, W) in [0, 1] and labels (B, 1, H, W) long with void as `void_id` (Cityscapes' 19; the
+    class count K of a folders dataset), at 1/8 of `height` for the "encoder" network."""
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {NETWORKS}, not {network!r}")
-    transform = JointTransform(network == "encoder", augment=False, height=height)
-    return DataLoader(CityscapesDataset(data_root, split, transform), batch_size=batch_size, shuffle=False,
-                      num_workers=workers)
+    transform = JointTransform(network == "encoder", augment=False, height=height, void_id=void_id)
+    return DataLoader(PairDataset(split_pairs(data_root, split, layout), transform), batch_size=batch_size,
+                      shuffle=False, num_workers=workers)

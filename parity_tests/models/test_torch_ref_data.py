@@ -1,6 +1,7 @@
-"""torch_ref's reading of a Cityscapes root and erfnet_pytorch's joint transform, against numpy slicing:
-the flip and shift, the void fill where erfnet_pytorch fills road, the order of the random draws, the
-shorter-side resize, encoder labels at 1/8, pairing by stem and the val batches the trainer hands out."""
+"""torch_ref's reading of a Cityscapes root and of a folders dataset, and erfnet_pytorch's joint transform,
+against numpy slicing: the flip and shift, the void fill where erfnet_pytorch fills road, the order of the random
+draws, the shorter-side resize, encoder labels at 1/8, pairing by stem and the val batches the trainer hands
+out."""
 import itertools
 import random
 
@@ -9,8 +10,10 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from torch_ref.cityscapes import CityscapesDataset, cityscapes_pairs
+from torch_ref.cityscapes import cityscapes_pairs
+from torch_ref.folders import folders_pairs
 from torch_ref.joint_transform import JointTransform, flip_and_shift, resize_shorter_side
+from torch_ref.pictures import PairDataset
 from torch_ref.trainer import evaluation_batches
 
 WIDTH, HEIGHT = 64, 32
@@ -45,10 +48,10 @@ def moved(array, flip, dx, dy, fill):
     return out
 
 
-def as_tensors(image, label):
-    """The expected tensors: image CHW float32 x/255, label (1, H, W) long with 255 -> 19."""
+def as_tensors(image, label, void_id=19):
+    """The expected tensors: image CHW float32 x/255, label (1, H, W) long with 255 -> `void_id`."""
     expected_label = label.astype(np.int64)
-    expected_label[expected_label == 255] = 19
+    expected_label[expected_label == 255] = void_id
     return (torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / np.float32(255)),
             torch.from_numpy(expected_label)[None])
 
@@ -134,11 +137,63 @@ def test_a_missing_partner_is_named(tmp_path):
 def test_dataset_reads_rgb_images_and_label_ids_as_written(tmp_path):
     image, label = random_pair(np.random.default_rng(4))
     write_pair(tmp_path, "val", "lindau", "lindau_000000_000019", image, label)
-    dataset = CityscapesDataset(tmp_path, "val", JointTransform(False, augment=False, height=HEIGHT))
+    dataset = PairDataset(cityscapes_pairs(tmp_path, "val"), JointTransform(False, augment=False, height=HEIGHT))
     got_image, got_label = dataset[0]
     want_image, want_label = as_tensors(image, label)
     assert len(dataset) == 1 and torch.equal(got_image, want_image) and torch.equal(got_label, want_label)
 
+
+def write_folders_pair(root, split, stem, image, label, image_suffix=".png"):
+    """One folders-layout image (`stem` may hold sub-folders) and its label picture of class ids."""
+    for kind, picture, suffix in (("images", Image.fromarray(image), image_suffix),
+                                  ("labels", Image.fromarray(label, "L"), ".png")):
+        path = root / kind / split / f"{stem}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(path)
+
+
+def five_class_pair(rng):
+    """A 64x32 RGB image and a label of class ids 0..4 and ignored 255."""
+    return rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8), \
+        rng.choice([0, 1, 2, 3, 4, 255], (HEIGHT, WIDTH)).astype(np.uint8)
+
+
+def test_folders_pair_by_path_and_stem_whatever_the_image_suffix(tmp_path):
+    rng = np.random.default_rng(6)
+    for stem, suffix in (("b", ".png"), ("site2/a", ".JPG"), ("a", ".jpeg")):
+        write_folders_pair(tmp_path, "train", stem, *five_class_pair(rng), suffix)
+    (tmp_path / "labels" / "train" / "notes.txt").write_text("not a label")
+    pairs = folders_pairs(tmp_path, "train")
+    assert [(image.relative_to(tmp_path).as_posix(), label.relative_to(tmp_path).as_posix()) for image, label in pairs] \
+        == [("images/train/a.jpeg", "labels/train/a.png"), ("images/train/b.png", "labels/train/b.png"),
+            ("images/train/site2/a.JPG", "labels/train/site2/a.png")]
+
+
+def test_a_folders_file_without_its_partner_is_named(tmp_path):
+    rng = np.random.default_rng(7)
+    for stem in ("x", "y"):
+        write_folders_pair(tmp_path, "val", stem, *five_class_pair(rng))
+    (tmp_path / "labels/val/x.png").unlink()
+    with pytest.raises(FileNotFoundError, match=f"1 image.*no label, first {tmp_path}/images/val/x.png: "
+                                                f"expected {tmp_path}/labels/val/x.png"):
+        folders_pairs(tmp_path, "val")
+    (tmp_path / "images/val/x.png").unlink()
+    (tmp_path / "images/val/y.png").unlink()
+    with pytest.raises(FileNotFoundError, match="no image \\(.png, .jpg, .jpeg\\) under"):
+        folders_pairs(tmp_path, "val")
+    write_folders_pair(tmp_path, "val", "z", *five_class_pair(rng))
+    with pytest.raises(FileNotFoundError, match=f"1 label.*no image, first {tmp_path}/labels/val/y.png: "
+                                                f"expected {tmp_path}/images/val/y with one of .png, .jpg, .jpeg"):
+        folders_pairs(tmp_path, "val")
+
+
+def test_folders_labels_are_read_as_class_ids_with_ignored_pixels_as_the_class_count(tmp_path):
+    image, label = five_class_pair(np.random.default_rng(8))
+    write_folders_pair(tmp_path, "val", "only", image, label)
+    images, labels = next(iter(evaluation_batches(tmp_path, "val", height=HEIGHT, layout="folders", void_id=5)))
+    want_image, want_label = as_tensors(image, label, void_id=5)
+    assert torch.equal(images[0], want_image) and torch.equal(labels[0], want_label)
+    assert set(labels.unique().tolist()) == {0, 1, 2, 3, 4, 5}
 
 
 def test_evaluation_batches_resize_only_in_file_order(tmp_path):

@@ -1,7 +1,8 @@
 """The reference trainer (erfnet_pytorch's train/main.py) against independent computations: the loss in
 numpy float64, the lr of each epoch against torch's LambdaLR.step(epoch) and against the size of Adam's
 first step, PyTorch's default init for a scratch start, the full stage around the trained encoder, the
-dropout groups, checkpoints, reproducibility per seed and a falling loss on generated scenes."""
+dropout groups, checkpoints, reproducibility per seed, a falling loss on generated scenes, and a run of
+another class count on a folders dataset with the class weights it is given."""
 import warnings
 
 import numpy as np
@@ -9,13 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
+from data.make_folders import make_folders_data
 from torch_ref import Decoder, Net, non_bottleneck_1d
 from torch_ref.loss import CLASS_WEIGHTS, reference_loss
 from torch_ref.random_weights import random_reference_net, upstream_state_dict
 from torch.utils.data import RandomSampler
 
-from torch_ref.trainer import (ReferenceRun, ReferenceStage, poly_lr, reference_optimizer, stage_model, train_reference,
-                               training_loader)
+from torch_ref.trainer import (ReferenceRun, ReferenceStage, poly_lr, reference_optimizer, seed_everything, stage_model,
+                               stage_seed, train_reference, training_loader)
 
 WIDTH, HEIGHT, BLOCK = 64, 32, 8
 COLOURS = {0: (128, 64, 128), 1: (244, 35, 232), 2: (70, 70, 70), 8: (107, 142, 35), 255: (0, 0, 0)}
@@ -65,19 +67,41 @@ def epoch_log(log):
     return lambda stage, epoch, model, record: log.append((stage, epoch, model, record))
 
 
+def weighted_nll(logits, labels, weights):
+    """numpy float64: sum over pixels of w[label] * -log_softmax(logits)[label] / sum of w[label], the label
+    K = len(weights) - 1 (ignored, weight 0) left out when the logits have no channel for it."""
+    logits, labels, weights = np.asarray(logits, np.float64), np.asarray(labels), np.asarray(weights, np.float64)
+    shifted = logits - logits.max(1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    counted = labels < logits.shape[1]
+    nll = -np.take_along_axis(log_softmax, np.where(counted, labels, 0)[:, None], 1)[:, 0]
+    pixel_weights = weights[labels] * counted
+    return (pixel_weights * nll).sum() / pixel_weights.sum()
+
+
 @pytest.mark.parametrize("network", ["encoder", "full"])
 def test_loss_is_the_class_weighted_nll_of_the_log_softmax_in_float64(network):
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, (2, 20, 5, 7))
     labels = rng.integers(0, 20, (2, 5, 7))
-    shifted = logits - logits.max(1, keepdims=True)
-    log_softmax = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
-    nll = -np.take_along_axis(log_softmax, labels[:, None], 1)[:, 0]
-    weights = np.array(CLASS_WEIGHTS[network])[labels]
-    want = (weights * nll).sum() / weights.sum()
-    got = reference_loss(network)(torch.tensor(logits, dtype=torch.float32), torch.from_numpy(labels))
-    assert (labels == 19).any() and weights[labels == 19].sum() == 0
-    assert got.item() == pytest.approx(want, rel=1e-6)
+    got = reference_loss(CLASS_WEIGHTS[network], 20)(torch.tensor(logits, dtype=torch.float32),
+                                                       torch.from_numpy(labels))
+    assert (labels == 19).any() and CLASS_WEIGHTS[network][19] == 0
+    assert got.item() == pytest.approx(weighted_nll(logits, labels, CLASS_WEIGHTS[network]), rel=1e-6)
+
+
+@pytest.mark.parametrize("channels", [5, 6])
+def test_given_weights_of_five_classes_weigh_a_network_without_or_with_a_void_channel(channels):
+    """Labels 0..4 and 5 (ignored): a network of 5 channels has none for the label 5, one of 6 has it at weight 0."""
+    weights = (0.5, 4.0, 1.0, 8.0, 2.0, 0.0)
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (2, channels, 5, 7))
+    labels = rng.integers(0, 6, (2, 5, 7))
+    got = reference_loss(weights, channels)(torch.tensor(logits, dtype=torch.float32), torch.from_numpy(labels))
+    assert (labels == 5).any()
+    assert got.item() == pytest.approx(weighted_nll(logits, labels, weights), rel=1e-6)
+    with pytest.raises(ValueError, match="6 class weights .* fit networks of 5 or 6 channels, not 20"):
+        reference_loss(weights, 20)
 
 
 def test_class_weight_vectors_are_twenty_long_with_void_last_at_zero():
@@ -233,6 +257,56 @@ def test_training_lowers_the_loss_on_generated_scenes(tmp_path):
     losses = [record.loss for _, _, _, record in log]
     assert all(record.images_per_s > 0 and record.seconds > 0 for _, _, _, record in log)
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+FIVE_CLASS_WEIGHTS = {"encoder": (0.5, 4.0, 1.0, 8.0, 2.0, 0.0), "full": (3.0, 1.0, 6.0, 0.25, 1.5, 0.0)}
+
+
+@pytest.fixture(scope="module")
+def five_classes(tmp_path_factory):
+    """A generated folders dataset of 5 classes: 4 train and 2 val scenes of 64x32."""
+    root = tmp_path_factory.mktemp("five")
+    make_folders_data(root, {"train": 4, "val": 2}, WIDTH, seed=0, num_classes=5)
+    return root
+
+
+def test_a_five_class_run_on_folders_trains_five_channels_with_the_weights_it_is_given(five_classes, tmp_path):
+    """At lr 0 the epoch's model is the one every batch saw, and the same seed gives the same batches, so the
+    epoch's loss can be recomputed in numpy with the weights handed over: not the full network's, not uniform
+    ones, not erfnet_pytorch's published 20 (which no 5-class network takes)."""
+    run = run_of(ReferenceStage("encoder", 1, 1, 1, "scratch", **NO_DROPOUT), batch_size=2, lr0=0.0,
+                 num_classes=5, class_weights=FIVE_CLASS_WEIGHTS, layout="folders")
+    log = []
+    train_reference(run, five_classes, tmp_path, on_epoch=epoch_log(log))
+    (_, _, model, record), = log
+    assert model.encoder.output_conv.out_channels == model.decoder.output_conv.out_channels == 5
+    seed_everything(stage_seed(run, 1))
+    model.train()
+    batches = []
+    with torch.no_grad():
+        for images, labels in training_loader(run, "encoder", five_classes, stage_seed(run, 1)):
+            batches.append((model(images, only_encode=True).numpy(), labels[:, 0].numpy()))
+    assert len(batches) == 2 and set(np.unique(np.concatenate([labels for _, labels in batches]))) >= set(range(5))
+
+    def epoch_loss(weights):
+        return np.mean([weighted_nll(logits, labels, weights) for logits, labels in batches])
+
+    assert record.loss == pytest.approx(epoch_loss(FIVE_CLASS_WEIGHTS["encoder"]), rel=1e-5)
+    for other in (FIVE_CLASS_WEIGHTS["full"], (1.0,) * 5 + (0.0,)):
+        assert record.loss != pytest.approx(epoch_loss(other), rel=1e-3), "the check tells the weights apart"
+
+
+def test_a_run_refuses_class_weights_that_do_not_fit_it():
+    encoder = (ReferenceStage("encoder", 1, 1, 1, "scratch"),)
+    with pytest.raises(ValueError, match="holds none for the encoder network"):
+        ReferenceRun(stages=encoder, num_classes=5, class_weights={"full": FIVE_CLASS_WEIGHTS["full"]})
+    with pytest.raises(ValueError, match="num_classes 20: the class weights are for 5 classes"):
+        ReferenceRun(stages=encoder, class_weights=FIVE_CLASS_WEIGHTS)
+    with pytest.raises(ValueError, match="the last \\(ignored pixels\\) 0"):
+        ReferenceRun(stages=encoder, num_classes=5, class_weights={"encoder": (1.0,) * 6})
+    with pytest.raises(ValueError, match="layout"):
+        ReferenceRun(stages=encoder, layout="voc")
+    assert ReferenceRun(stages=encoder).class_weights == CLASS_WEIGHTS, "erfnet_pytorch's by default"
 
 
 def test_stages_and_runs_refuse_what_erfnet_pytorch_cannot_train():
