@@ -1,6 +1,8 @@
 """Training-outcome parity: one training config trained in MindSpore (`erfnet train`'s code path,
 train.run.train_from_config) and in the PyTorch reference trainer (torch_ref.trainer), once per seed,
-every validation epoch of both scored by the same metric code on the same val arrays.
+every validation epoch of both scored by the same metric code on the same val arrays. The data is a Cityscapes
+root or a folders dataset of any class count (data/layout.py); both frameworks train with the same class weights,
+computed once from the config and the data.
 
 Seeds are the config's seed, seed + 1, ...; the runs alternate between the frameworks seed by seed, so a
 change in the machine's load falls on both. `start`: "own" starts each framework from its own
@@ -25,7 +27,7 @@ from typing import Optional
 
 import torch
 
-from data.cityscapes import find_samples
+from data.layout import find_samples, layout_of
 from facts.atomic import atomic_output
 from facts.errors import UserError
 from facts.progress import progress
@@ -33,10 +35,9 @@ from outcome.reference_config import check_reference_can_train, reference_run
 from outcome.reference_scoring import reference_val_miou
 from outcome.reference_starts import PREVIOUS_ENCODER, join_encoder_and_decoder, write_reference_starts
 from torch_ref.checkpoint import save_checkpoint, with_prefix
-from torch_ref.cityscapes import cityscapes_pairs
-from torch_ref.trainer import train_reference
+from torch_ref.trainer import split_pairs, train_reference
 from train.config import config_file, read_config
-from train.run import train_from_config
+from train.run import stage_loss_weights, train_from_config, with_data_classes
 from train.validate import validates_after
 
 log = logging.getLogger(__name__)
@@ -91,19 +92,26 @@ class TrainingRun:
 
 @dataclass(frozen=True)
 class Comparison:
-    """What to compare: a config file with `overrides` ("dotted.path=value"), a Cityscapes root, the output
-    folder, the seeds and the start mode; `resume` keeps the runs an interrupted comparison finished."""
+    """What to compare: a config file with `overrides` ("dotted.path=value"), a dataset root of `layout`
+    (data/layout.py), the output folder, the seeds, the loss's `class_weights` ({network: K + 1 floats}, what both
+    frameworks train with) and the start mode; `resume` keeps the runs an interrupted comparison finished."""
     config_path: Path
     data_root: Path
     out_dir: Path
     seeds: tuple
+    layout: str
+    class_weights: dict
     start: str = "own"
     overrides: tuple = ()
     resume: bool = False
 
     def config(self, seed):
-        """The config as run under `seed` (the overrides applied)."""
-        return read_config(self.config_path, self.seed_overrides(seed))
+        """The config as run under `seed` (the overrides applied, the class count resolved against the data)."""
+        return with_data_classes(read_config(self.config_path, self.seed_overrides(seed)), self.data_root)
+
+    def reference_run(self, seed):
+        """The PyTorch reference trainer's run of the config under `seed`."""
+        return reference_run(self.config(seed), self.class_weights, self.layout)
 
     def seed_overrides(self, seed):
         return (*self.overrides, f"seed={seed}")
@@ -151,10 +159,12 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
     data_root, out_dir = Path(data_root), Path(out_dir)
     if not data_root.is_dir():
         raise UserError(f"{data_root}: no such data folder")
+    config = with_data_classes(config, data_root)  # a class count the data does not have: erfnet train's one line
     for split in ("train", "val"):
         find_samples(data_root, split)  # every PNG read to its end: a bad file is named before anything trains
+    layout = layout_of(data_root)
     try:
-        images = len(cityscapes_pairs(data_root, "train"))
+        images = len(split_pairs(data_root, "train", layout))
     except FileNotFoundError as error:
         raise UserError(f"{data_root}: the PyTorch reference reads it as erfnet_pytorch does and cannot: {error}") \
             from None
@@ -165,7 +175,10 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; --out names a folder")
     seeds = tuple(config.seed + k for k in range(seed_count))
-    comparison = Comparison(Path(config_path), data_root, out_dir, seeds, start, tuple(overrides), resume)
+    # Computed once, handed to both frameworks: the comparison measures the trainers, not two weight computations.
+    class_weights = stage_loss_weights(config, data_root, config.stages)
+    comparison = Comparison(Path(config_path), data_root, out_dir, seeds, layout, class_weights, start,
+                            tuple(overrides), resume)
     busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
     if busy and not resume:
         raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out, "
@@ -218,7 +231,7 @@ def train_mindspore_same_start(comparison, seed, folder, quiet):
     initialisation, each previous_encoder stage from its own previous stage's encoder under PyTorch's fresh
     decoder; a `previous` stage continues as in any run."""
     config = comparison.config(seed)
-    starts = write_reference_starts(config, reference_run(config), comparison.starts_folder(seed))
+    starts = write_reference_starts(config, comparison.reference_run(seed), comparison.starts_folder(seed))
     inits = []
     for index, stage in enumerate(config.stages):
         if stage.init == PREVIOUS_ENCODER:
@@ -229,7 +242,8 @@ def train_mindspore_same_start(comparison, seed, folder, quiet):
         elif stage.number in starts:
             inits.append(init_override(stage, starts[stage.number]))
         train_from_config(comparison.config_path, comparison.data_root, folder,
-                          overrides=(*comparison.seed_overrides(seed), *inits), stages=str(stage.number), quiet=quiet)
+                          overrides=(*comparison.seed_overrides(seed), *inits), stages=str(stage.number), quiet=quiet,
+                          loss_weights=comparison.class_weights)
 
 
 def run_mindspore(comparison, seed, quiet=False):
@@ -240,7 +254,7 @@ def run_mindspore(comparison, seed, quiet=False):
         train_mindspore_same_start(comparison, seed, folder, quiet)
     else:
         train_from_config(comparison.config_path, comparison.data_root, folder,
-                          overrides=comparison.seed_overrides(seed), quiet=quiet)
+                          overrides=comparison.seed_overrides(seed), quiet=quiet, loss_weights=comparison.class_weights)
     wall, cpu = clock.elapsed()
     points = tuple(EpochPoint("mindspore", seed, line["stage"], line["epoch"], line["loss"], line["val_miou"],
                               line["images_per_s"], line["seconds"])
@@ -288,7 +302,7 @@ def run_pytorch(comparison, seed, quiet=False):
     clock = Clock()
     with progress(epochs, f"pytorch seed {seed}", unit="epoch", disable=quiet) as bar:
         on_epoch = ReferenceEpochs(config, seed, comparison.data_root, folder, bar)
-        finals = train_reference(reference_run(config), comparison.data_root, folder, on_epoch=on_epoch)
+        finals = train_reference(comparison.reference_run(seed), comparison.data_root, folder, on_epoch=on_epoch)
     for position, state in finals.items():
         with atomic_output(folder / f"stage{position}" / "final.pth") as temporary:
             torch.save(with_prefix(state), temporary)

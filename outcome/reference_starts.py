@@ -11,7 +11,7 @@ from convert.names import DECODER, ENCODER, ENCODER_HEAD
 from convert.weights import checked_weights
 from torch_ref.checkpoint import save_checkpoint
 from torch_ref.erfnet import Net
-from torch_ref.trainer import NUM_CLASSES, seed_everything, stage_model, stage_seed
+from torch_ref.trainer import seed_everything, stage_model, stage_seed
 
 SCRATCH, PREVIOUS_ENCODER = "scratch", "previous_encoder"
 
@@ -21,9 +21,9 @@ def reference_start(run, position):
     from scratch or around a previous encoder, under that stage's seed; the encoder of a previous_encoder
     start is a stand-in (made before seeding, so the draws are the trainer's)."""
     stage = run.stages[position - 1]
-    previous = Net(NUM_CLASSES) if stage.init == PREVIOUS_ENCODER else None
+    previous = Net(run.num_classes) if stage.init == PREVIOUS_ENCODER else None
     seed_everything(stage_seed(run, position))
-    return stage_model(stage, previous)
+    return stage_model(stage, previous, run.num_classes)
 
 
 def write_reference_starts(config, run, folder):

@@ -195,17 +195,18 @@ def completed_stage(config, stage, run_dir):
 
 
 def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None, init=None, resume=False,
-                      devices=Devices(), quiet=False, skip_bad=False):
+                      devices=Devices(), quiet=False, skip_bad=False, loss_weights=None):
     """Train the stages of the config file `config_path` on the dataset at `data_root` (either layout,
     data/layout.py), writing to `out_dir`.
 
     overrides: "dotted.path=value" strings (`stages.2.epochs=[66,140]`); stages: "3-4", "2" or None for all;
     init: a weight file the first selected stage starts from instead of its config's source; resume: continue
     each stage from its newest readable epoch checkpoint (completed stages are skipped); quiet: no progress bars;
-    skip_bad: leave out unusable samples (named on stderr) instead of stopping. `out_dir` must be new, empty or a
-    run of the same config (train/run_folder.py). Returns a list of `train.stage.StageResult` (best and last val
-    mIoU, final weights, weights digest). The device is whatever MindSpore is set to
-    (`ms_erfnet.devices.select_device` picks one); graph mode is set.
+    skip_bad: leave out unusable samples (named on stderr) instead of stopping; loss_weights: {network: class
+    weights} already computed from this config and data (stage_loss_weights), None to compute them here. `out_dir`
+    must be new, empty or a run of the same config (train/run_folder.py). Returns a list of
+    `train.stage.StageResult` (best and last val mIoU, final weights, weights digest). The device is whatever
+    MindSpore is set to (`ms_erfnet.devices.select_device` picks one); graph mode is set.
     """
     use_graph_mode()
     config, chosen = planned_run(config_path, data_root, out_dir, overrides, stages, init)
@@ -213,7 +214,7 @@ def train_from_config(config_path, data_root, out_dir, overrides=(), stages=None
     if devices.is_writer:
         check_run_folder(run_dir, config, chosen, resume)
         check_data(data_root, skip_bad)
-    weights = stage_loss_weights(config, data_root, chosen)
+    weights = loss_weights or stage_loss_weights(config, data_root, chosen)
     runners = [StageRunner(config, stage, data_root, run_dir, devices, quiet, skip_bad, weights) for stage in chosen]
     if devices.is_writer:
         open_run(run_dir, config, chosen, resume)

@@ -75,7 +75,7 @@ def test_the_command_writes_its_files_and_exits_1_when_the_frameworks_disagree(t
     args = SimpleNamespace(config=data_root_free_config, data=data_root_free_config.parent, out=tmp_path / "out",
                            seeds=3, start="own", overrides=[], torch_threads=0, device="CPU", quiet=True,
                            resume=False)
-    monkeypatch.setattr(outcome.comparison, "cityscapes_pairs", lambda root, split: [("image", "label")] * 4)
+    monkeypatch.setattr(outcome.comparison, "split_pairs", lambda root, split, layout: [("image", "label")] * 4)
     monkeypatch.setattr(outcome.comparison, "find_samples", lambda root, split: [])
     assert compare_training.run(args) == code
     out = capsys.readouterr().out

@@ -10,6 +10,7 @@ import pytest
 import outcome.comparison
 from facts.errors import UserError
 from outcome.comparison import RUN_RECORD, Comparison, EpochPoint, TrainingRun, compare_training, plan_comparison
+from torch_ref.loss import CLASS_WEIGHTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench import compare_training as bench  # noqa: E402
@@ -45,7 +46,7 @@ class Runners:
 
 
 def comparison(out, seeds=(0, 1), start="own", resume=False):
-    return Comparison(Path("learn"), out / "data", out, seeds, start, (), resume)
+    return Comparison(Path("learn"), out / "data", out, seeds, "cityscapes", CLASS_WEIGHTS, start, resume=resume)
 
 
 def test_a_resumed_comparison_keeps_the_runs_that_ended_and_trains_the_cut_off_one_again(tmp_path, monkeypatch):
@@ -120,7 +121,7 @@ def test_the_same_start_leaves_mindspores_run_folder_to_erfnet_train(tmp_path, m
     from train.run_folder import check_run_folder
     calls = []
 
-    def train(config_path, data_root, out, overrides, stages, quiet):
+    def train(config_path, data_root, out, overrides, stages, quiet, loss_weights):
         config = outcome.comparison.read_config(config_path, overrides)
         check_run_folder(out, config, config.stages, resume=False)
         calls.append(overrides[-1])

@@ -12,12 +12,14 @@ import yaml
 from convert import convert_file, read_weights
 from convert.names import DECODER, ENCODER, ENCODER_HEAD, part_of
 from convert.network import load_full_network
+from data.make_folders import make_folders_data
 from eval.evaluate import evaluate
 from outcome.reference_config import reference_run
 from outcome.reference_scoring import reference_confusion, reference_predictions
 from outcome.reference_starts import join_encoder_and_decoder, write_reference_starts
+from torch_ref.loss import CLASS_WEIGHTS
 from torch_ref.random_weights import random_reference_net, upstream_state_dict
-from torch_ref.trainer import train_reference
+from torch_ref.trainer import evaluation_batches, train_reference
 from train.config import read_config
 from train.validate import EncoderPrediction
 
@@ -55,14 +57,19 @@ def config(tmp_path_factory):
     return read_config(path)
 
 
+def cityscapes_run(config):
+    """The reference run of `config` on Cityscapes with erfnet_pytorch's class weights."""
+    return reference_run(config, CLASS_WEIGHTS, "cityscapes")
+
+
 def test_the_reference_trains_from_the_starts_given_to_mindspore(config, data_root, tmp_path):
     """At lr 0 the trained parameters stay where each stage started: stage 1 at the scratch start written for
     MindSpore, stage 2's decoder at the written fresh decoder (its encoder is stage 1's)."""
-    starts = write_reference_starts(config, reference_run(config), tmp_path / "start")
-    other_seed = write_reference_starts(dataclasses.replace(config, seed=4),
-                                        reference_run(dataclasses.replace(config, seed=4)), tmp_path / "other")
+    starts = write_reference_starts(config, cityscapes_run(config), tmp_path / "start")
+    other = dataclasses.replace(config, seed=4)
+    other_seed = write_reference_starts(other, cityscapes_run(other), tmp_path / "other")
     seen = {}
-    run = dataclasses.replace(reference_run(config), lr0=0.0, workers=0)
+    run = dataclasses.replace(cityscapes_run(config), lr0=0.0, workers=0)
     train_reference(run, data_root, tmp_path / "run", on_epoch=lambda stage, epoch, model, record:
                     seen.setdefault(stage, parameters(model)))
     for stage, names in ((1, seen[1]), (2, [name for name in seen[2] if name.startswith("decoder.")])):
@@ -70,6 +77,14 @@ def test_the_reference_trains_from_the_starts_given_to_mindspore(config, data_ro
         assert all(torch.equal(seen[stage][name], written[name]) for name in names)
         assert not all(torch.equal(seen[stage][name], planted[name]) for name in names), "another seed differs"
     assert len([name for name in seen[2] if name.startswith("decoder.")]) > 50
+
+
+def test_the_starts_of_a_five_class_run_are_five_class_networks(config, tmp_path):
+    five = dataclasses.replace(config, model=dataclasses.replace(config.model, num_classes=5))
+    weights = {network: (1.0,) * 5 + (0.0,) for network in ("encoder", "full")}
+    starts = write_reference_starts(five, reference_run(five, weights, "folders"), tmp_path)
+    assert [(file_state(starts[stage])["encoder.output_conv.weight"].shape[0],
+             file_state(starts[stage])["decoder.output_conv.weight"].shape[1]) for stage in (1, 2)] == [(5, 5)] * 2
 
 
 def test_a_joined_start_holds_one_files_encoder_under_the_others_decoder(tmp_path):
@@ -102,6 +117,19 @@ def test_the_reference_is_scored_as_mindspore_validation_scores_the_same_weights
     assert pixels == ours.sum() > 0 and (reference.sum(1) == ours.sum(1)).all(), "same labels"
     assert (np.diag(reference) > 0).sum() >= 3, "predictions varied enough to compare"
     assert np.abs(reference - ours).sum() <= 1e-3 * pixels, "argmax flips only at float32 ties (measured: none)"
+
+
+def test_a_five_class_model_is_scored_over_the_datas_five_classes(tmp_path):
+    """On a folders dataset of 5 classes the confusion matrix is [5, 6], counted here from the reference's own reader
+    of the layout (torch_ref.trainer.evaluation_batches, ignored pixels as 5)."""
+    make_folders_data(tmp_path, {"train": 0, "val": 3}, 2 * HEIGHT, seed=1, num_classes=5)
+    net = random_reference_net(5, seed=4)
+    want = np.zeros((5, 6), dtype=np.int64)
+    for images, labels in evaluation_batches(tmp_path, "val", HEIGHT, layout="folders", void_id=5):
+        predicted, truth = reference_predictions(net, images.numpy(), "full").ravel(), labels.numpy().ravel()
+        np.add.at(want, (truth[truth < 5], predicted[truth < 5]), 1)
+    assert (want.sum(0) > 0).sum() >= 2, "predictions varied enough to compare"
+    np.testing.assert_array_equal(reference_confusion(net, "full", tmp_path, HEIGHT, 2, 1), want)
 
 
 class FixedScores(torch.nn.Module):
