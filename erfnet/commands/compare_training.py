@@ -11,7 +11,9 @@ def add_arguments(parser):
     parser.add_argument("--config", type=Path, required=True,
                         help="training config with the pytorch augmentation recipe: a YAML file, or a shipped name "
                              "(learn, learn_two_stage)")
-    parser.add_argument("--data", type=Path, required=True, help="Cityscapes root (leftImg8bit/, gtFine/)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset root: Cityscapes' (leftImg8bit/, gtFine/) or one's own folders of any class "
+                             "count (images/, labels/, classes.yaml: docs/own-data.md)")
     parser.add_argument("--out", type=Path, required=True,
                         help="output folder: curves.csv, curves.png, summary.json, and each run's files under "
                              "mindspore/seed<k>/ and pytorch/seed<k>/")
