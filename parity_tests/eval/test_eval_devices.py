@@ -1,10 +1,7 @@
-"""Evaluation on several devices equals evaluation on one, and the shared 2-worker training run these tests
-score equals one process averaging its ranks' gradients (here, so that one pytest worker runs every user of that
-run): exact shards (every image once, also when the workers
-do not divide the split), shard tallies that add up to the single-process tally, `erfnet eval` and `infer` on 2
-and 3 msrun workers against one process, validation inside a 2-worker training run against `erfnet eval` of
-its checkpoint, and `--device` / `--devices` mistakes reported before any worker starts."""
-import json
+"""Evaluation on several devices without msrun: exact shards (every image once, also when the workers do not
+divide the split), shard tallies of each protocol that add up to the single-process tally, a worker without
+images, the launcher's exit code, and `--device` / `--devices` mistakes reported before any worker starts. The
+msrun jobs themselves are in parity_tests/cli/test_msrun_jobs.py."""
 import shutil
 
 import mindspore as ms
@@ -13,27 +10,17 @@ import pytest
 from hypothesis import given, strategies as st
 
 import erfnet.launch
-from convert import read_weights
-from convert.names import PARTS
-from convert.network import build_network, load_full_network
+from convert.network import load_full_network
 from data.make_data import make_data
 from data.pipeline import make_dataset
 from erfnet.cli import main
 from erfnet.launch import EXIT_CODE_VARIABLE, exit_code
-from eval.evaluate import evaluate, tally_shard
-from facts.digest import arrays_digest
+from eval.evaluate import tally_shard
 from facts.errors import UserError
-from helpers.console_lines import unwanted
-from helpers.data_references import png
-from helpers.msrun_runs import (VAL_IMAGES, averaging_one_process, largest_difference, run_erfnet, worker_digests,
-                                worker_log)
-from ms_erfnet.execution import use_graph_mode
+from helpers.msrun_runs import VAL_IMAGES
 from ms_erfnet.devices import Devices, resolve_device, shard
-from train.config import read_config
-from train.validate import validate
 
 HEIGHT = 32
-TIMEOUT = 400
 
 
 @pytest.fixture(scope="module")
@@ -144,96 +131,3 @@ def test_the_writer_hands_its_exit_code_to_the_launcher(tmp_path, monkeypatch):
     monkeypatch.setenv(EXIT_CODE_VARIABLE, str(target))
     assert exit_code(1, Devices(1, 2)) == 0 and not target.exists()
     assert exit_code(1, Devices(0, 2)) == 0 and target.read_text() == "1\n"
-
-
-def validation_lines(out, stage, epoch):
-    """{rank: (state validated with, the rank's own state)} from the workers' debug lines."""
-    found = {}
-    for rank in (0, 1):
-        for line in worker_log(out, rank).splitlines():
-            prefix = f"debug: {stage} epoch {epoch} rank {rank} validates with network state "
-            if line.startswith(prefix):
-                used, _, own = line[len(prefix):].partition(" (its own: ")
-                found[rank] = (used, own.rstrip(")"))
-    return found
-
-
-@pytest.mark.slow
-def test_validation_on_two_workers_is_erfnet_eval_of_the_checkpoint(two_worker_run, tmp_path, capsys):
-    run = two_worker_run
-    record = json.loads((run.out / "stage3" / "metrics.jsonl").read_text().splitlines()[0])
-    checkpoint = tmp_path / "epoch_001.ckpt"
-    shutil.copy(run.out / "stage3" / "checkpoints" / "epoch_001.ckpt", checkpoint)
-    lines = validation_lines(run.out, "stage3", 1)
-    assert lines[0][0] == lines[1][0] == arrays_digest(read_weights(checkpoint).arrays), \
-        "both ranks validate with the checkpoint's network state"
-    assert lines[1][1] != lines[0][0], "rank 1's own BatchNorm statistics differ: without rank 0's, it would not"
-    assert main(["eval", "--weights", str(checkpoint), "--data", str(run.root), "--height", str(HEIGHT),
-                 "--batch-size", "4"]) == 0
-    alone = json.loads((tmp_path / "epoch_001.ckpt.metrics.json").read_text())
-    print(f"\nstage3 val mIoU on 2 workers {record['val_miou']!r}, erfnet eval alone {alone['mean_iou']!r}")
-    assert record["val_miou"] == alone["mean_iou"] and alone["images"] == VAL_IMAGES
-    assert record["val_loss"] == pytest.approx(alone["mean_loss"], rel=1e-6)
-    encoder_record = json.loads((run.out / "stage2" / "metrics.jsonl").read_text().splitlines()[1])
-    use_graph_mode()  # as training validates
-    weights = read_weights(run.out / "stage2" / "checkpoints" / "epoch_004.ckpt")
-    encoder = build_network(20, weights, fresh_parts=PARTS)[0]
-    assert encoder_record["val_miou"] == validate(encoder, "encoder", run.root, HEIGHT, 4, 1, quiet=True)[0]
-
-
-@pytest.mark.parametrize("workers, protocol", [(2, "pytorch"), (3, "full")])
-@pytest.mark.slow
-def test_eval_on_several_workers_is_exactly_the_single_process_result(two_worker_run, tmp_path, workers, protocol):
-    weights = tmp_path / "final.ckpt"
-    shutil.copy(two_worker_run.out / "stage3" / "final.ckpt", weights)
-    code, stdout, stderr = run_erfnet(["eval", "--weights", weights, "--data", two_worker_run.root, "--height", HEIGHT,
-                                       "--protocol", protocol, "--batch-size", "2", "--devices", workers],
-                                      timeout=TIMEOUT)
-    assert code == 0, stdout[-3000:] + stderr[-3000:]
-    assert unwanted(stdout + stderr) == [], "rank 0's lines, none of MindSpore's or msrun's"
-    assert "Start worker process" in (tmp_path / "msrun_logs" / "msrun.log").read_text()
-    assert f"{workers} workers, mindspore, chosen by --runtime auto: --devices {workers})" in worker_log(tmp_path, 0)
-    assert "mIoU" in worker_log(tmp_path, 0)
-    record = json.loads((tmp_path / "final.ckpt.metrics.json").read_text())
-    use_graph_mode()  # as the workers run
-    alone = evaluate(load_full_network(weights)[0], two_worker_run.root, "val", HEIGHT, protocol, 2, quiet=True)
-    np.testing.assert_array_equal(np.array(record["confusion"]), alone.confusion)
-    assert record["images"] == alone.images == VAL_IMAGES and record["mean_iou"] == alone.mean_iou
-    assert record["mean_loss"] == pytest.approx(alone.mean_loss, rel=1e-6)
-    last_rank = tmp_path / "msrun_logs" / f"worker_{workers - 1}.log"
-    assert last_rank.is_file() and not worker_log(tmp_path, 1).count("mIoU"), "rank 0 alone reports"
-
-
-@pytest.mark.slow
-def test_infer_on_two_workers_writes_every_output_once(two_worker_run, weight_files, tmp_path):
-    photos = tmp_path / "photos"
-    shutil.copytree(two_worker_run.root / "leftImg8bit" / "val", photos)
-    broken = photos / "frankfurt" / "zz_broken.png"  # the last of 8 images: rank 1's
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
-    out, alone = tmp_path / "out", tmp_path / "alone"
-    code, stdout, stderr = run_erfnet(["infer", "--weights", weight_files["torch"], "--input", photos, "--out", out,
-                                       "--height", HEIGHT, "--devices", "2"], timeout=TIMEOUT)
-    assert code == 1, stdout[-3000:] + stderr[-3000:]
-    assert "rank 0: wrote 4 of its 4 images" in worker_log(out, 0)
-    assert "rank 1: wrote 3 of its 4 images" in worker_log(out, 1)
-    assert f"wrote color, overlay, trainids, labelids for {VAL_IMAGES} of 8 images" in worker_log(out, 0)
-    assert "1 image(s) could not be read" in worker_log(out, 0) and str(broken) in worker_log(out, 0)
-    assert main(["infer", "--weights", str(weight_files["torch"]), "--input", str(photos), "--out", str(alone),
-                 "--height", str(HEIGHT)]) == 1
-    written = sorted(path.relative_to(alone) for path in alone.rglob("*.png"))
-    assert len(written) == 4 * VAL_IMAGES
-    assert sorted(path.relative_to(out) for path in out.rglob("*.png")) == written
-    for relative in written:
-        np.testing.assert_array_equal(png(out / relative), png(alone / relative), err_msg=str(relative))
-
-
-@pytest.mark.slow
-def test_two_msrun_workers_equal_one_process_averaging_their_gradients(two_worker_run, tmp_path):
-    out, root = two_worker_run.out, two_worker_run.root
-    digests = worker_digests(out / "msrun_logs", (0, 1), stage=2)
-    assert len(digests) == 2 and digests[0] == digests[1], "both ranks hold the same trained weights"
-    net, steps = averaging_one_process(read_config("smoke", two_worker_run.overrides), 2, root, 2, tmp_path)
-    assert steps == 2
-    worst = largest_difference(net, out / "stage2" / "final.ckpt")
-    print(f"\nmsrun 2 workers vs one process averaging per-rank gradients: max |difference| {worst:.2e}")
-    assert worst <= 1e-5
