@@ -50,6 +50,7 @@ from data.make_data import make_data  # noqa: E402
 from data.pipeline import _Augment  # noqa: E402
 from data.recipes import (PytorchParams, ZooParams, corner_crop_box, flip_pair, gaussian_blur,  # noqa: E402
                           make_recipe, output_size, resize_pair, shift_pair)
+from facts import labels  # noqa: E402
 
 CORES = (2, 8, 16, 24, 48)
 RESULTS = ROOT / "bench" / "results" / "gil_ceiling.json"
@@ -138,7 +139,7 @@ def stages(recipe_name, sample):
                  ("crop + resize (Pillow)", crop_resize),
                  ("flip + contiguous copy (numpy)",
                   lambda: [np.ascontiguousarray(a) for a in flip_pair(small_image, small_label)])]
-    augment = _Augment(samples, recipe, None, False, cached=False, pad=True)
+    augment = _Augment(samples, recipe, None, False, cached=False, pad=True, void=labels.VOID)
     vector = params.to_vector()
     return parts + [("whole sample (the pipeline's map function)", lambda: augment(np.int32(0), vector))], \
         augment(np.int32(0), vector)

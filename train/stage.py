@@ -27,7 +27,7 @@ from train.checkpoints import (epoch_checkpoints, epoch_path, load_training_chec
 from train.optim import make_adam, set_learning_rate, trained_parameters
 from train.schedule import poly_learning_rate
 from train.step import TrainStep
-from train.validate import validate, validates_after
+from train.validate import scored_network, validate, validates_after
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ class StageRunner:
         step = TrainStep(net, optimizer, stage.network, self.devices.data_parallel, config.amp.loss_scale, randomness,
                          self.loss_weights[stage.network])
         last_miou = float("nan")
+        scored = scored_network(net, stage.network)
         for epoch in range(first, stage.last_epoch + 1):
             net.set_train(True)
             lr = poly_learning_rate(config.lr0, epoch, config.poly.epochs, config.poly.power)
@@ -163,7 +164,7 @@ class StageRunner:
             if self.devices.is_writer:
                 log.info(describe_epoch(stage, epoch, record))
             if validates_after(config, stage, epoch):
-                record["val_miou"], record["val_loss"] = self.validate(net, epoch)
+                record["val_miou"], record["val_loss"] = self.validate(net, scored, epoch)
                 last_miou = record["val_miou"]
                 if self.devices.is_writer:
                     log.info(f"{stage.name} epoch {epoch}: val mIoU {last_miou:.4f}")
@@ -185,8 +186,8 @@ class StageRunner:
         final = Weights(arrays, config.model.num_classes, PARTS, [], config.model.upsample_align)
         return StageResult(stage.number, final, best, last_miou, digest)
 
-    def validate(self, net, epoch):
-        """(val mIoU, val loss) on every rank. In data-parallel training BatchNorm's running statistics stay per
+    def validate(self, net, scored, epoch):
+        """(val mIoU, val loss) of `scored` (scored_network of `net`) on every rank. In data-parallel training BatchNorm's running statistics stay per
         rank, so the ranks first take rank 0's network state, the one its checkpoints save: the val mIoU is that
         of `erfnet eval` on the checkpoint."""
         devices = self.devices
@@ -196,7 +197,7 @@ class StageRunner:
             log.debug(f"{self.stage.name} epoch {epoch} rank {devices.rank} validates with network state "
                       f"{state_digest(net)} (its own: {own})")
         config = self.config
-        return validate(net, self.stage.network, self.data_root, config.validation.height,
+        return validate(scored, self.data_root, config.validation.height,
                         config.validation.batch_size, config.workers, devices, quiet=self.quiet,
                         skip_bad=self.skip_bad, loss_weights=self.loss_weights["full"])
 

@@ -27,13 +27,18 @@ def validates_after(config, stage, epoch):
     return epoch % config.validation.every == 0 or epoch == stage.last_epoch
 
 
-def validate(net, network, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False,
-             skip_bad=False, loss_weights=None):
-    """(val mIoU, val loss) of `net` on the val split, on every rank of `devices` (each holding the same network);
-    a progress bar unless `quiet`; `skip_bad` leaves out unusable samples. The files are not read to their end
-    first: the run checked them once (train.run.check_data). `loss_weights`: the val loss's class weights (None:
-    eval.evaluate's default for the data)."""
-    scored = EncoderPrediction(net) if network == "encoder" else net
+def scored_network(net, network):
+    """What validation scores for a stage training `network` ("encoder" or "full"). A stage makes it once: each
+    new EncoderPrediction is a new graph for MindSpore to compile (2.5-3 s per validation on a 2-core CPU)."""
+    return EncoderPrediction(net) if network == "encoder" else net
+
+
+def validate(scored, data_root, height, batch_size, num_workers, devices=Devices(), quiet=False, skip_bad=False,
+             loss_weights=None):
+    """(val mIoU, val loss) of `scored` (scored_network's) on the val split, on every rank of `devices` (each
+    holding the same network); a progress bar unless `quiet`; `skip_bad` leaves out unusable samples. The files
+    are not read to their end first: the run checked them once (train.run.check_data). `loss_weights`: the val
+    loss's class weights (None: eval.evaluate's default for the data)."""
     result = evaluate(scored, data_root, "val", height, "pytorch", batch_size, num_workers=num_workers, quiet=quiet,
                       devices=devices, skip_bad=skip_bad, verify=False, loss_weights=loss_weights)
     return float(result.mean_iou), float(result.mean_loss)

@@ -26,7 +26,7 @@ from helpers.msrun_runs import (STAGES, VAL_IMAGES, averaging_one_process, large
                                 worker_digests, worker_log)
 from ms_erfnet.execution import use_graph_mode
 from train.config import read_config
-from train.validate import validate
+from train.validate import scored_network, validate
 
 pytestmark = pytest.mark.slow  # every test here runs msrun jobs
 
@@ -74,7 +74,8 @@ def test_validation_on_two_workers_is_erfnet_eval_of_the_checkpoint(two_worker_r
     use_graph_mode()  # as training validates
     weights = read_weights(run.out / "stage2" / "checkpoints" / "epoch_004.ckpt")
     encoder = build_network(20, weights, fresh_parts=PARTS)[0]
-    assert encoder_record["val_miou"] == validate(encoder, "encoder", run.root, HEIGHT, 4, 1, quiet=True)[0]
+    assert encoder_record["val_miou"] == validate(scored_network(encoder, "encoder"), run.root, HEIGHT, 4, 1,
+                                                quiet=True)[0]
 
 
 def test_eval_on_three_workers_is_exactly_the_single_process_result(two_worker_run, tmp_path):
