@@ -15,8 +15,13 @@ What it measures, and how:
 2. The per-sample overhead of process workers: copying the output row into shared memory and out again,
    and pickling the row's inputs (what MindSpore's python_multiprocessing does per row).
 3. Both pipelines end to end (bench/pipeline_cost.py, 2 workers, 2 epochs): images/s, CPU seconds per image
-   over every process (workers included), the main process's own share, and with the spinner in the main
-   process the seconds per image it held the GIL (the recipe's Python, MindSpore's Python glue, the iterator).
+   over every process (workers included) and the main process's own share, from a run without the spinner;
+   then the same run with the spinner in the main process for the seconds per image it held the GIL (the
+   recipe's Python, MindSpore's Python glue, the iterator). The probe reads a lower bound: on a quiet machine a
+   thread waiting for the GIL leaves the spinner at full speed.
+4. The threads' own scaling, 1 against 2 thread workers without the spinner: Amdahl's serial share
+   f = 2 / speed-up - 1 gives an upper bound of the time per image that never runs in parallel. The threads'
+   ceiling used below is the lower of the two (1 / the larger time).
 
 The model (Amdahl's law with the serial part held under one lock): with c cores per card and c workers, a
 pipeline delivers min(c / CPU seconds per image, 1 / main-process GIL seconds per image) images/s: the work
@@ -49,7 +54,7 @@ from data.cityscapes import find_samples, read_image, read_label, read_sample  #
 from data.make_data import make_data  # noqa: E402
 from data.pipeline import _Augment  # noqa: E402
 from data.recipes import (PytorchParams, ZooParams, corner_crop_box, flip_pair, gaussian_blur,  # noqa: E402
-                          make_recipe, output_size, resize_pair, shift_pair)
+                          make_recipe, output_size, resize_pair)
 from facts import labels  # noqa: E402
 
 CORES = (2, 8, 16, 24, 48)
@@ -209,19 +214,31 @@ def held_share(speed, native, python):
 
 
 def probed_pipeline(root, recipe, kind):
-    """The end-to-end measurement (2 workers) with the spinner thread in the main process: also the seconds per
-    image the main process held the GIL (the ceiling of the whole pipeline, MindSpore's own Python included)."""
-    measured = []
+    """The end-to-end measurement (2 workers): images/s and CPU per image from a run without the spinner (beside
+    it the spinner's own CPU counts as the training process's), then the same run with the spinner thread in the
+    main process for the seconds per image that process held the GIL (a lower bound: the probe's)."""
+    end = measure_pipeline(root, recipe, 2, 4, False, 2, kind)
     _, idle = spinner_rate(lambda: time.sleep(1.0))
-    elapsed, busy = spinner_rate(lambda: measure_pipeline(root, recipe, 2, 4, False, 2, kind), measured)
+    elapsed, busy = spinner_rate(lambda: measure_pipeline(root, recipe, 2, 4, False, 2, kind))
     _, native = spinner_rate(lambda: [_native_work() for _ in range(10)])
     _, python = spinner_rate(lambda: [_python_loop() for _ in range(10)])
-    end = measured[0]
     images = elapsed * end["images_per_s"]
     speeds = busy / idle, native / idle, python / idle
     end.update(spinner_speed=speeds[0], spinner_speed_native=speeds[1], spinner_speed_python=speeds[2],
                gil_s_per_image=held_share(*speeds) * elapsed / images)
     return end
+
+
+def thread_scaling(root, recipe, rounds=3):
+    """The threads' serial share from their own scaling (Amdahl): images/s with 1 and with 2 thread workers
+    (best of `rounds`), f = 2 / speed-up - 1, and the seconds per image that never run in parallel, f / (images/s
+    of 1 worker). An upper bound of the time under the GIL (on 2 cores the training process's own work competes
+    for the cores too), so 1 / that is a lower bound of the threads' ceiling; the probe gives the upper one."""
+    rates = {workers: max(measure_pipeline(root, recipe, workers, 4, False, 2, "threads")["images_per_s"]
+                          for _ in range(rounds)) for workers in (1, 2)}
+    serial_share = min(max(2 * rates[1] / rates[2] - 1, 0.0), 1.0)
+    return {"one_worker_images_s": rates[1], "two_workers_images_s": rates[2], "serial_share": serial_share,
+            "serial_s_per_image": serial_share / rates[1]}
 
 
 def main():
@@ -239,12 +256,14 @@ def main():
             rows = gil_table(recipe_name, sample, args.repeats)
             overhead = process_overhead(stages(recipe_name, sample)[1], args.repeats)
             ends = {kind: probed_pipeline(root, recipe_name, kind) for kind in ("threads", "processes")}
+            scaling = thread_scaling(root, recipe_name)
             threads, processes = ends["threads"], ends["processes"]
+            threads["gil_s_per_image"] = max(threads["gil_s_per_image"], scaling["serial_s_per_image"])
             projection = {cores: project(cores, threads["cpu_s_per_image"], threads["gil_s_per_image"],
                                          processes["cpu_s_per_image"], processes["gil_s_per_image"])
                           for cores in CORES}
             report["recipes"][recipe_name] = {
-                "stages": rows, "process_overhead": overhead, "pipelines": ends,
+                "stages": rows, "process_overhead": overhead, "pipelines": ends, "thread_scaling": scaling,
                 "ceilings_images_s": {kind: 1 / end["gil_s_per_image"] if end["gil_s_per_image"] else float("inf")
                                       for kind, end in ends.items()},
                 "projection": {c: {"threads": t, "processes": p} for c, (t, p) in projection.items()},
@@ -270,13 +289,18 @@ def print_report(report):
         print(f"\nprocess workers, per row: {overhead['row_bytes'] / 1e6:.2f} MB through shared memory "
               f"{overhead['shared_memory_copy_ms']:.2f} ms, inputs pickled {overhead['pickle_inputs_ms']:.3f} ms")
         print("\n| pipeline, 2 workers | images/s | CPU ms/image (all processes) | main process CPU ms/image | "
-              "spinner speed (native, Python) | main process GIL ms/image | ceiling images/s |")
+              "spinner speed (native, Python) | main process GIL ms/image (threads: the higher bound) | ceiling images/s |")
         print("|---|---|---|---|---|---|---|")
         for kind, end in recipe["pipelines"].items():
             print(f"| {kind} | {end['images_per_s']:.1f} | {1000 * end['cpu_s_per_image']:.0f} | "
                   f"{1000 * end['main_cpu_s_per_image']:.0f} | {end['spinner_speed']:.2f} "
                   f"({end['spinner_speed_native']:.2f}, {end['spinner_speed_python']:.2f}) | {1000 * end['gil_s_per_image']:.1f} | "
                   f"{recipe['ceilings_images_s'][kind]:.0f} |")
+        scaling = recipe["thread_scaling"]
+        print(f"\nthreads' own scaling: {scaling['one_worker_images_s']:.1f} images/s with 1 worker, "
+              f"{scaling['two_workers_images_s']:.1f} with 2: serial share at most {scaling['serial_share']:.2f}, "
+              f"{1000 * scaling['serial_s_per_image']:.1f} ms per image; the threads' ceiling (the lower of the "
+              f"probe's and this) {recipe['ceilings_images_s']['threads']:.0f} images/s")
         print("\n| cores per card | threads images/s | processes images/s |")
         print("|---|---|---|")
         for cores, kinds in recipe["projection"].items():
