@@ -5,10 +5,11 @@ map with python_multiprocessing=True, rows returned through shared memory).
 threads otherwise. The rule follows the model of docs/data-throughput.md (bench/gil_ceiling.py): threads run
 the native parts of a sample in parallel but hold the GIL for the rest, which caps their images/s whatever
 the cores; processes have no such cap but cost more CPU per image (starting, copying rows through shared
-memory), so they win from the core count where the threads' cap binds. The model put that at 2-4 cores per
-card in the runs measured; PROCESS_CORES is set higher, at 8, because those runs predate or could not resolve
-the gain threads made when the image decode moved to Pillow: hosts of 2-7 cores per card keep the threads
-that measured faster on them, Ascend hosts (24 or more cores per card) get processes.
+memory), so they win from the core count where the threads' cap binds. On the quiet 2-core machine the model
+put that at 6 cores per card for `zoo` (threads capped at 53 images/s, processes at 77 with 8 cores), and
+threads measured 1.8x processes on the 2 cores themselves; PROCESS_CORES is 8, past the crossover with room
+for the spread between runs: hosts of 2-7 cores per card keep threads, Ascend hosts (24 or more cores per
+card) get processes.
 """
 import ctypes
 import os
