@@ -51,9 +51,9 @@ def free_graphs_after_long_tests():
 
 # The test files that take longest (docs/testing.md has the measured list), longest first.
 LONGEST_FILES = ("cli/test_msrun_jobs.py", "train/test_train_run.py", "parity/test_fault_catalogue.py",
-                 "outcome/test_outcome_parity.py", "train/test_own_data_training.py", "train/test_train_recipe.py",
-                 "parity/test_model_parity.py", "parity/test_parity_on_your_files_runs.py",
-                 "cli/test_any_image_size.py", "parity/test_parity_two_files.py")
+                 "train/test_train_recipe.py", "train/test_own_data_training.py", "outcome/test_outcome_parity.py",
+                 "parity/test_model_parity.py", "cli/test_any_image_size.py", "data/test_data_workers.py",
+                 "cli/test_quiet_output.py", "parity/test_parity_on_your_files_runs.py")
 
 
 def pytest_collection_modifyitems(items):
