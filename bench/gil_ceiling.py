@@ -289,7 +289,8 @@ def print_report(report):
         print(f"\nprocess workers, per row: {overhead['row_bytes'] / 1e6:.2f} MB through shared memory "
               f"{overhead['shared_memory_copy_ms']:.2f} ms, inputs pickled {overhead['pickle_inputs_ms']:.3f} ms")
         print("\n| pipeline, 2 workers | images/s | CPU ms/image (all processes) | main process CPU ms/image | "
-              "spinner speed (native, Python) | main process GIL ms/image (threads: the higher bound) | ceiling images/s |")
+              "spinner speed (native, Python) | main process GIL ms/image (threads: the higher bound) | "
+              "ceiling images/s |")
         print("|---|---|---|---|---|---|---|")
         for kind, end in recipe["pipelines"].items():
             print(f"| {kind} | {end['images_per_s']:.1f} | {1000 * end['cpu_s_per_image']:.0f} | "

@@ -24,9 +24,9 @@ import ctypes
 import json
 import os
 import random
-import socket
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time

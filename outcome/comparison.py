@@ -230,14 +230,14 @@ def train_mindspore_same_start(comparison, seed, folder, quiet):
     """MindSpore from the reference trainer's starts: stage by stage, each scratch stage from PyTorch's
     initialisation, each previous_encoder stage from its own previous stage's encoder under PyTorch's fresh
     decoder; a `previous` stage continues as in any run."""
-    config = comparison.config(seed)
-    starts = write_reference_starts(config, comparison.reference_run(seed), comparison.starts_folder(seed))
+    config, starts_folder = comparison.config(seed), comparison.starts_folder(seed)
+    starts = write_reference_starts(config, comparison.reference_run(seed), starts_folder)
     inits = []
     for index, stage in enumerate(config.stages):
         if stage.init == PREVIOUS_ENCODER:
             previous = folder / config.stages[index - 1].name / "final.ckpt"
             joined = join_encoder_and_decoder(previous, starts[stage.number],
-                                              comparison.starts_folder(seed) / f"{stage.name}_start.ckpt")
+                                              starts_folder / f"{stage.name}_start.ckpt")
             inits.append(init_override(stage, joined))
         elif stage.number in starts:
             inits.append(init_override(stage, starts[stage.number]))

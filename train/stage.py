@@ -187,9 +187,9 @@ class StageRunner:
         return StageResult(stage.number, final, best, last_miou, digest)
 
     def validate(self, net, scored, epoch):
-        """(val mIoU, val loss) of `scored` (scored_network of `net`) on every rank. In data-parallel training BatchNorm's running statistics stay per
-        rank, so the ranks first take rank 0's network state, the one its checkpoints save: the val mIoU is that
-        of `erfnet eval` on the checkpoint."""
+        """(val mIoU, val loss) of `scored` (scored_network of `net`) on every rank. In data-parallel training
+        BatchNorm's running statistics stay per rank, so the ranks first take rank 0's network state, the one its
+        checkpoints save: the val mIoU is that of `erfnet eval` on the checkpoint."""
         devices = self.devices
         if devices.data_parallel:
             own = state_digest(net)

@@ -94,7 +94,7 @@ def end_process_tree(process):
 def two_worker_run(tmp_path_factory):
     """The smoke config's stages 2-3 trained as one job of 2 workers on two simulated hosts
     (scripts/run_distribute_train.sh, --verbose: the workers' debug lines) on 8 train and VAL_IMAGES val scenes
-    of 64x32: SimpleNamespace(root, out, overrides, outputs). The same job on one host gives the same weights
+    of 64x32: SimpleNamespace(root, out, overrides). The same job on one host gives the same weights
     bit for bit (a sum of two gradients has one order). Treat it as read-only."""
     root = tmp_path_factory.mktemp("scenes_msrun")
     make_data(root, {"train": 8, "val": VAL_IMAGES}, 64, seed=1)
@@ -102,7 +102,7 @@ def two_worker_run(tmp_path_factory):
     ended = run_two_hosts([SMOKE, root, out, "--stages", STAGES, "--quiet", "--verbose",
                            *[f"--set={override}" for override in OVERRIDES]], 900, out.parent)
     assert [code for code, _ in ended] == [0, 0], [output[-3000:] for _, output in ended]
-    return SimpleNamespace(root=root, out=out, overrides=OVERRIDES, outputs=[output for _, output in ended])
+    return SimpleNamespace(root=root, out=out, overrides=OVERRIDES)
 
 
 def averaging_one_process(config, stage_number, root, shards, tmp_path):
