@@ -174,15 +174,15 @@ def plan_comparison(config_path, data_root, out_dir, seed_count, start="own", ov
                     f"a short batch, as erfnet_pytorch does")
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; --out names a folder")
+    busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
+    if busy and not resume:
+        raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out, "
+                        f"or --resume to continue it")
     seeds = tuple(config.seed + k for k in range(seed_count))
     # Computed once, handed to both frameworks: the comparison measures the trainers, not two weight computations.
     class_weights = stage_loss_weights(config, data_root, config.stages)
     comparison = Comparison(Path(config_path), data_root, out_dir, seeds, layout, class_weights, start,
                             tuple(overrides), resume)
-    busy = [name for name in (*FRAMEWORKS, *OUTPUTS) if (out_dir / name).exists()]
-    if busy and not resume:
-        raise UserError(f"{out_dir}: already holds {', '.join(busy)} of an earlier comparison; use another --out, "
-                        f"or --resume to continue it")
     if busy:
         check_same_plan(comparison)
     return comparison
