@@ -15,9 +15,9 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from facts.errors import UserError
+from facts.errors import BadSample, UserError
 from facts.progress import progress
-from data.cityscapes import BadSample, report_bad
+from data.cityscapes import report_bad
 from data.layout import find_samples, read_sample
 from data.recipes import ValRecipe, output_size
 

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facts import labels
-from facts.errors import UserError
+from facts.errors import BadSample, UserError
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ class Sample:
     def relative_path(self):
         """The image's path below leftImg8bit, e.g. `val/frankfurt/frankfurt_000000_000294_leftImg8bit.png`."""
         return f"{self.split}/{self.city}/{self.stem}{IMAGE_SUFFIX}"
-
-
-class BadSample(UserError):
-    """A sample that cannot be used: missing partner, unreadable file, size mismatch or unknown label."""
 
 
 def orientation(image):
@@ -169,7 +165,7 @@ def _pair(root, split):
 def report_bad(message, skip_bad):
     """A bad sample stops the work (UserError) or, with `skip_bad`, is logged and left out."""
     if not skip_bad:
-        raise UserError(message + " (use --skip-bad to skip such files)")
+        raise BadSample(message)
     log.warning(f"skipping: {message}")
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from data.cityscapes import BadSample, check_pair, read_label_ids, read_pair, usable_samples
-from facts.errors import UserError
+from data.cityscapes import check_pair, read_label_ids, read_pair, usable_samples
+from facts.errors import BadSample, UserError
 
 CLASSES_FILE = "classes.yaml"
 IMAGES, LABELS = "images", "labels"

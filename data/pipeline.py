@@ -34,7 +34,7 @@ from data.workers import end_children_with_this_process
 from ms_erfnet.devices import shard
 
 META_COLUMNS = ["index", "stem", "relative_path", "native_label"]
-BAD_SAMPLE = re.compile(r"BadSample: (.+)")  # data.cityscapes.BadSample as MindSpore's map error quotes it
+BAD_SAMPLE = re.compile(r"BadSample: (.+)")  # facts.errors.BadSample as MindSpore's map error quotes it
 
 
 def steps_per_epoch(num_samples, batch_size, num_shards=1, drop_remainder=True):

@@ -15,7 +15,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from erfnet.logs import set_up_logging
-from facts.errors import UserError
+from facts.errors import BadSample, UserError
 from facts.versions import installed_version, unsupported
 
 SUBCOMMANDS = {
@@ -117,7 +117,8 @@ def main(argv=None):
     try:
         return module.run(args)
     except UserError as error:
-        print(f"erfnet {name}: error: {error}", file=sys.stderr)
+        hint = " (use --skip-bad to skip such files)" if isinstance(error, BadSample) and "skip_bad" in args else ""
+        print(f"erfnet {name}: error: {error}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         account = getattr(module, "after_interrupt", None)

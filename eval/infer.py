@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data.cityscapes import BadSample, read_image
+from data.cityscapes import read_image
 from eval.colours import class_palette, colorize, overlay
 from eval.predict import image_tensor, logits, native_class_map
 from facts.atomic import atomic_output, check_folder_writable
-from facts.errors import UserError
+from facts.errors import BadSample, UserError
 from facts.labels import NUM_CLASSES, VOID, train_ids_to_label_ids
 from facts.progress import progress
 from facts.spec import check_size

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from erfnet.cli import main
-from facts.errors import UserError
-from data.cityscapes import BadSample, find_samples, read_label, read_sample
+from facts.errors import BadSample, UserError
+from data.cityscapes import find_samples, read_label, read_sample
 from helpers.data_references import png, reference_train_ids
 
 LABEL = "_gtFine_labelTrainIds.png"

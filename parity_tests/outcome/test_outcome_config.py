@@ -137,11 +137,17 @@ def test_a_short_last_batch_is_announced_as_the_one_difference_of_the_epochs(dat
         ["12 training images in batches of 5: MindSpore leaves out the last 2 of each epoch (who"]
 
 
-def test_a_truncated_picture_is_named_before_anything_trains(copy_root, tmp_path):
+def test_a_truncated_picture_is_named_before_anything_trains(copy_root, tmp_path, capsys):
+    """In one line, without pointing to a --skip-bad that compare-training does not have (the reference reads
+    every file)."""
     image = sorted((copy_root / "leftImg8bit" / "val").glob("*/*.png"))[1]
     image.write_bytes(image.read_bytes()[:300])
     with pytest.raises(UserError, match=image.name):
         plan_comparison(write_config(tmp_path, TWO_STAGES), copy_root, tmp_path / "out", 1)
+    code = main(["compare-training", "--config", str(write_config(tmp_path, TWO_STAGES)), "--data", str(copy_root),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and image.name in err and "--skip-bad" not in err, err
 
 
 @pytest.fixture(scope="module")
